@@ -1,0 +1,1 @@
+"""Click commands: thin wrappers over the library (see ``backpack.cli.main``)."""

@@ -1,0 +1,65 @@
+"""Every error backpack raises on purpose.
+
+The root, :class:`BackpackError`, subclasses ``ValueError`` so that callers that only know
+"bad input" still catch it; not-found errors are also ``KeyError`` and ``FileNotFoundError``.
+Messages name the what and where, then the expected and the found value, e.g.
+``Invalid value for 'dim' in task 'ar'. Expected 256. Got 255.``
+"""
+
+from __future__ import annotations
+
+
+class BackpackError(ValueError):
+    """Root of every error raised on purpose by backpack."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NotFoundError(BackpackError, KeyError, FileNotFoundError):
+    """A store, version, tag, task, file or run that does not exist."""
+
+
+class StoreError(BackpackError):
+    """A store that cannot be read or written as asked."""
+
+
+class NotAStoreError(StoreError, NotFoundError):
+    """A path that holds no backpack store."""
+
+
+class FormatVersionError(StoreError):
+    """A store written by a newer (or unknown) format version."""
+
+
+class ReadOnlyError(StoreError, PermissionError):
+    """A write through a read-only handle."""
+
+
+class ConflictError(StoreError):
+    """Another writer took the name (version number or tag) first."""
+
+
+class IntegrityError(StoreError):
+    """Stored bytes whose checksum does not match the manifest."""
+
+
+class BundleError(StoreError):
+    """A zip bundle that is truncated, unsafe or not a backpack bundle."""
+
+
+class DataError(BackpackError):
+    """Bad annotations or feature files."""
+
+
+class ConfigError(BackpackError):
+    """Bad model, task or run configuration."""
+
+
+class RunError(BackpackError):
+    """A run folder that is missing, incomplete or from an incompatible version."""
+
+
+def invalid(field: str, where: str, expected: object, got: object) -> str:
+    """Format the house message ``Invalid value for 'F' in W. Expected E. Got G.``"""
+    return f"Invalid value for {field!r} in {where}. Expected {expected}. Got {got}."
