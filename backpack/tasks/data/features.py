@@ -1,0 +1,134 @@
+"""Reading feature files (``.pt`` / ``.npy``) and caching them as memory-mapped float32 ``.npy``.
+
+A ``.pt`` file is read once (``torch.load(weights_only=True)``, torch imported lazily), checked,
+converted to float32 and written to the cache under a name keyed by the source's (path, size,
+mtime_ns): re-reading never touches the ``.pt`` again, and a changed source gets a new entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from backpack.errors import DataError
+
+FEATURE_SUFFIXES = (".pt", ".npy")
+
+
+def _bad(path: Path, what: str) -> DataError:
+    return DataError(f"Invalid feature file {str(path)!r}: {what}")
+
+
+def _load_pt(path: Path) -> np.ndarray:
+    import torch  # only needed for .pt sources
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, bad pickle, not a torch file: all unreadable
+        raise _bad(path, f"cannot be read by torch.load ({type(exc).__name__}: {exc}).") from None
+    if not isinstance(obj, torch.Tensor):
+        raise _bad(path, f"expected a float tensor [T, D]. Got {type(obj).__name__}.")
+    if not obj.is_floating_point():
+        raise _bad(path, f"expected a float tensor. Got dtype {obj.dtype}.")
+    return obj.detach().to(torch.float32).numpy()
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise _bad(path, f"cannot be read by numpy.load ({type(exc).__name__}: {exc}).") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
+        raise _bad(path, f"expected a float array. Got dtype {getattr(arr, 'dtype', type(arr).__name__)}.")
+    return arr
+
+
+def read_feature_file(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read and check one feature file; return float32 ``[T, D]`` (T >= 1, D >= 1, all finite).
+
+    Raises
+    ------
+    DataError
+        Naming the file, when it is unreadable (truncated, empty, not a tensor), not floating point,
+        not of rank 2, of zero length, or holds NaN or infinite values.
+    """
+    path = Path(path)
+    if path.suffix not in FEATURE_SUFFIXES:
+        raise _bad(path, f"expected a file ending in {' or '.join(FEATURE_SUFFIXES)}.")
+    arr = _load_pt(path) if path.suffix == ".pt" else _load_npy(path)
+    if arr.ndim != 2:
+        raise _bad(path, f"expected rank 2 [T, D]. Got shape {tuple(arr.shape)}.")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise _bad(path, f"expected at least one step and one channel. Got shape {tuple(arr.shape)}.")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).any(axis=1).sum())
+        raise _bad(path, f"expected finite values. Got NaN or inf in {bad} of {arr.shape[0]} steps.")
+    return arr
+
+
+def source_key(path: Path) -> str:
+    """Cache key of a source file: a hash of its resolved path, size and mtime_ns."""
+    st = path.stat()
+    text = f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+def atomic_save_npy(arr: np.ndarray, dest: Path) -> None:
+    """Write ``arr`` to ``dest`` via a temporary file in the same folder and an atomic rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class FeatureCache:
+    """Float32 ``.npy`` copies of feature files, read back memory-mapped.
+
+    Parameters
+    ----------
+    cache_dir
+        Folder of the cache (created when missing).
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str]) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.conversions = 0  # how many sources were read and converted (a cache miss each)
+
+    def __repr__(self) -> str:
+        return f"FeatureCache({str(self.cache_dir)!r})"
+
+    def entry(self, source: Path) -> Path:
+        """The cache file of ``source`` (which need not exist yet)."""
+        return self.cache_dir / f"{source.stem}.{source_key(source)}.npy"
+
+    def load(self, source: str | os.PathLike[str]) -> np.ndarray:
+        """Return the features of ``source`` as a read-only float32 memory map, converting once."""
+        source = Path(source)
+        dest = self.entry(source)
+        if not dest.exists():
+            arr = read_feature_file(source)
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                atomic_save_npy(arr, dest)
+            except OSError as exc:
+                raise DataError(
+                    f"Cannot write the feature cache {str(self.cache_dir)!r} ({exc.strerror or exc}). "
+                    "Pass a writable cache_dir."
+                ) from None
+            self.conversions += 1
+        try:
+            return np.load(dest, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:  # a cache file damaged after the fact: rebuild it
+            dest.unlink(missing_ok=True)
+            raise DataError(f"Damaged cache file {str(dest)!r} removed ({exc}); load the dataset again.") from None

@@ -1,0 +1,69 @@
+"""TRN-style sampling of a segment's features: n sub-segments, one feature from each."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Omnivore features: windows of 32 frames with stride 16 at 30 fps, so feature index = frame // 16.
+FRAMES_PER_FEATURE = 16
+FPS = 30
+
+
+def segment_indices(num_features: int, start_frame: int, end_frame: int) -> np.ndarray:
+    """Feature indices covering frames ``[start_frame, end_frame)``, clipped to ``[0, T-1]``.
+
+    Always at least one index (a segment shorter than a feature step, or entirely beyond the end of
+    the features, maps to its clipped first index).
+    """
+    if num_features <= 0:
+        raise ValueError(f"Expected at least one feature step. Got {num_features}.")
+    last = num_features - 1
+    lo = min(max(int(start_frame) // FRAMES_PER_FEATURE, 0), last)
+    hi = min(max((int(end_frame) - 1) // FRAMES_PER_FEATURE, lo), last)
+    return np.arange(lo, hi + 1)
+
+
+def sample_subsegments(
+    feats: np.ndarray,
+    start_frame: int,
+    end_frame: int,
+    n: int = 3,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Pick one feature from each of ``n`` equal sub-segments of ``[start_frame, end_frame)``.
+
+    Parameters
+    ----------
+    feats
+        Features of the whole video, ``[T, D]``.
+    start_frame, end_frame
+        The segment, in absolute frames (end exclusive); feature index = frame // 16.
+    n
+        Number of sub-segments.
+    rng
+        ``None`` picks the centre of each sub-segment (evaluation, deterministic); a numpy
+        ``Generator`` picks a random position inside each sub-segment (training).
+
+    Returns
+    -------
+    np.ndarray
+        ``[n, D]`` float32. Shapes: feats [T, D] -> [n, D].
+
+    Notes
+    -----
+    With ``L`` indices, sub-segment ``i`` holds positions ``[i*L//n, (i+1)*L//n)``; when ``L < n``
+    an empty sub-segment takes position ``min(i*L//n, L-1)`` (indices repeat).
+    """
+    if n < 1:
+        raise ValueError(f"Invalid value for 'n' in sample_subsegments. Expected >= 1. Got {n}.")
+    idx = segment_indices(int(feats.shape[0]), start_frame, end_frame)
+    size = len(idx)
+    bounds = (np.arange(n + 1) * size) // n
+    lo, hi = bounds[:-1], bounds[1:]
+    width = hi - lo
+    if rng is None:
+        pos = np.where(width > 0, (lo + hi - 1) // 2, lo)
+    else:
+        pos = lo + rng.integers(0, np.maximum(width, 1))
+    pos = np.minimum(pos, size - 1)
+    return np.asarray(feats[idx[pos]], dtype=np.float32)
