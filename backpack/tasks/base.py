@@ -1,0 +1,146 @@
+"""The abstract :class:`Task`: what every Ego4D task must say about its graphs, units and metrics.
+
+A task turns annotations into :class:`~backpack.backbone.graph.GraphSample` s (Fig. 3 of the paper),
+picks the *units* it predicts from the backbone output (nodes, future nodes or pooled graphs),
+and owns its loss and metrics. Targets are always aligned row by row with the units.
+"""
+
+from __future__ import annotations
+
+import weakref
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from backpack.errors import ConfigError, invalid
+from backpack.tasks.metrics import IGNORE_INDEX
+
+if TYPE_CHECKING:
+    from backpack.backbone.graph import GraphBatch, GraphSample
+
+# Built samples per dataset object, in memory only: {id(ds): (weakref(ds), {key: samples})}.
+_SAMPLE_CACHE: dict[int, tuple[weakref.ref, dict[tuple, list]]] = {}
+
+
+def _cache_for(ds: object) -> dict[tuple, list]:
+    entry = _SAMPLE_CACHE.get(id(ds))
+    if entry is not None and entry[0]() is ds:
+        return entry[1]
+    store: dict[tuple, list] = {}
+    key = id(ds)
+    _SAMPLE_CACHE[key] = (weakref.ref(ds), store)
+    weakref.finalize(ds, _SAMPLE_CACHE.pop, key, None)
+    return store
+
+
+def clear_sample_cache() -> None:
+    """Forget every built sample (tests use it to time or re-run graph building)."""
+    _SAMPLE_CACHE.clear()
+
+
+class Task(ABC):
+    """One Ego4D task modelled as a temporal graph.
+
+    Subclasses set ``name`` and ``level`` and implement :meth:`outputs`, :meth:`build`,
+    :meth:`units`, :meth:`targets` and :meth:`score`.
+    """
+
+    name: ClassVar[str]
+    level: ClassVar[Literal["node", "graph"]]
+    metric_names: ClassVar[tuple[str, ...]]
+
+    # ---------------------------------------------------------------- what the task predicts
+    @abstractmethod
+    def outputs(self, taxonomy: Any) -> dict[str, int]:
+        """Output name -> number of logits, e.g. ``{"verb": 115, "noun": 478}``."""
+
+    @abstractmethod
+    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list["GraphSample"]:
+        """Build every graph of ``split`` (uncached; use :meth:`build_samples`)."""
+
+    @abstractmethod
+    def units(self, batch: "GraphBatch", h: Tensor) -> Tensor:
+        """Rows the task predicts from backbone features ``h`` [N, C]. Shapes: -> [M, C]."""
+
+    @abstractmethod
+    def targets(self, batch: "GraphBatch") -> dict[str, Tensor]:
+        """Targets aligned with :meth:`units` rows (extra entries carry what the metrics need)."""
+
+    @abstractmethod
+    def score(self, logits: dict[str, Tensor], targets: dict[str, Tensor], seed: int = 0) -> dict[str, float]:
+        """Metrics from the concatenated logits and targets of a whole split."""
+
+    # ---------------------------------------------------------------- shared behaviour
+    def build_samples(
+        self, ds: Any, split: str, train: bool, seed: int, limit: int | None = None
+    ) -> list["GraphSample"]:
+        """The graphs of ``split``, built once per (dataset, split, train, seed, limit) and cached.
+
+        ``train`` samples sub-segments at random positions (seeded), evaluation at the centre.
+        ``limit`` keeps only the first ``limit`` samples after a shuffle seeded with ``seed``
+        (few-label novel tasks).
+        """
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ConfigError(invalid("limit", f"task {self.name!r}", "a positive integer", limit))
+        cache = _cache_for(ds)
+        key = (self.name, split, bool(train), int(seed) if train else 0, limit)
+        if key not in cache:
+            full_key = key[:4] + (None,)
+            if full_key not in cache:
+                rng = np.random.default_rng([int(seed), _stable_id(self.name)])
+                cache[full_key] = self.build(ds, split, train, rng)
+            samples = cache[full_key]
+            if limit is not None:
+                order = np.random.default_rng([int(seed), 7919]).permutation(len(samples))[:limit]
+                samples = [samples[i] for i in order]
+            cache[key] = samples
+        return list(cache[key])
+
+    def loss(self, logits: dict[str, Tensor], batch: "GraphBatch") -> Tensor:
+        """Sum over the task's outputs of the cross entropy (labels ``-100`` are ignored)."""
+        targets = self.targets(batch)
+        total = logits[next(iter(logits))].new_zeros(())
+        for out, value in logits.items():
+            total = total + F.cross_entropy(value, targets[out], ignore_index=IGNORE_INDEX)
+        return total
+
+    @torch.no_grad()
+    def evaluate(
+        self, model: Any, samples: list["GraphSample"], *, batch_size: int = 32,
+        device: str | torch.device = "cpu", seed: int = 0,
+    ) -> dict[str, float]:
+        """Run ``model(task, batch)`` over ``samples`` in order and score the whole split."""
+        from backpack.backbone.graph import GraphBatch
+
+        was_training = getattr(model, "training", False)
+        if hasattr(model, "eval"):
+            model.eval()
+        logits: dict[str, list[Tensor]] = {}
+        targets: dict[str, list[Tensor]] = {}
+        try:
+            for i in range(0, len(samples), batch_size):
+                batch = GraphBatch.collate(samples[i:i + batch_size]).to(device)
+                for k, v in model(self.name, batch).items():
+                    logits.setdefault(k, []).append(v.float().cpu())
+                for k, v in self.targets(batch).items():
+                    targets.setdefault(k, []).append(v.cpu())
+        finally:
+            if was_training:
+                model.train()
+        if not logits:
+            return {m: float("nan") for m in self.metric_names}
+        return self.score(
+            {k: torch.cat(v) for k, v in logits.items()}, {k: torch.cat(v) for k, v in targets.items()}, seed
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, level={self.level!r})"
+
+
+def _stable_id(name: str) -> int:
+    # hash() of str is salted per process; this keeps the per-task rng stream reproducible
+    return int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little")

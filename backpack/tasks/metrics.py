@@ -1,0 +1,107 @@
+"""Metrics of the four Ego4D benchmarks, as plain functions on tensors.
+
+- AR verb/noun and OSCC: top-1 accuracy in percent.
+- LTA: edit distance. For each graph, K sequences of Z labels are sampled from the softmax of the
+  future nodes; the score is min over K of Levenshtein(sample, truth) / Z, averaged over graphs.
+  For actions, a (verb, noun) pair matches only when both match.
+- PNR: localisation error in seconds, |predicted frame - true frame| / fps averaged over clips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+IGNORE_INDEX = -100
+
+
+def top1_accuracy(logits: Tensor, target: Tensor, ignore_index: int = IGNORE_INDEX) -> float:
+    """Top-1 accuracy in percent over the rows whose target is not ``ignore_index``.
+
+    Shapes: logits [M, C], target [M]. Returns ``nan`` when no row is labelled.
+    """
+    keep = target != ignore_index
+    if int(keep.sum()) == 0:
+        return float("nan")
+    pred = logits[keep].argmax(dim=-1)
+    return float((pred == target[keep]).float().mean() * 100.0)
+
+
+def levenshtein(a: Sequence[object], b: Sequence[object]) -> int:
+    """Edit distance (insertions, deletions, substitutions all cost 1) between two sequences."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        cur = [i] + [0] * len(b)
+        for j, y in enumerate(b, start=1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
+        prev = cur
+    return prev[-1]
+
+
+def sample_sequences(logits: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    """Sample ``k`` label sequences from the softmax of each position.
+
+    Shapes: logits [G, Z, C] -> samples [G, k, Z].
+    """
+    g, z, c = logits.shape
+    probs = torch.softmax(logits.detach().float().cpu(), dim=-1).reshape(g * z, c)
+    draws = torch.multinomial(probs, k, replacement=True, generator=generator)  # [G*Z, k]
+    return draws.reshape(g, z, k).permute(0, 2, 1).contiguous()
+
+
+def edit_distance(samples: Tensor, truth: Tensor) -> float:
+    """Mean over graphs of min over K of Levenshtein(sample, truth) / Z.
+
+    Shapes: samples [G, K, Z] (or [G, K, Z, 2] for (verb, noun) actions), truth [G, Z] (or [G, Z, 2]).
+    """
+    if samples.shape[0] == 0:
+        return float("nan")
+    z = truth.shape[1]
+    total = 0.0
+    for g in range(samples.shape[0]):
+        gt = _as_items(truth[g])
+        total += min(levenshtein(_as_items(s), gt) for s in samples[g]) / z
+    return total / samples.shape[0]
+
+
+def _as_items(seq: Tensor) -> list[object]:
+    # pairs become tuples so that an action matches only when verb and noun both match
+    return [tuple(x) for x in seq.tolist()] if seq.dim() == 2 else seq.tolist()
+
+
+def lta_edit_distances(
+    verb_logits: Tensor, noun_logits: Tensor, verb_truth: Tensor, noun_truth: Tensor,
+    k: int = 5, seed: int = 0,
+) -> dict[str, float]:
+    """Verb, noun and action edit distances of LTA predictions.
+
+    Shapes: *_logits [G, Z, C], *_truth [G, Z]. The K samples are drawn with a generator seeded
+    with ``seed``, so the metric is reproducible.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    verbs = sample_sequences(verb_logits, k, gen)
+    nouns = sample_sequences(noun_logits, k, gen)
+    return {
+        "verb_ed": edit_distance(verbs, verb_truth.cpu()),
+        "noun_ed": edit_distance(nouns, noun_truth.cpu()),
+        "action_ed": edit_distance(
+            torch.stack([verbs, nouns], dim=-1), torch.stack([verb_truth.cpu(), noun_truth.cpu()], dim=-1)
+        ),
+    }
+
+
+def pnr_localisation_error(
+    scores: Tensor, centres: Tensor, truth_frames: Tensor, fps: float = 30.0
+) -> float:
+    """Mean |centre frame of the best-scoring node - true PNR frame| / fps, in seconds.
+
+    Shapes: scores [G, n] (one score per node), centres [G, n] (centre frame of each node),
+    truth_frames [G].
+    """
+    if scores.shape[0] == 0:
+        return float("nan")
+    best = scores.argmax(dim=1, keepdim=True)
+    pred = centres.gather(1, best).squeeze(1).double()
+    return float((pred - truth_frames.double()).abs().mean() / fps)
