@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from backpack import errors
 from backpack.errors import BackpackError
+from backpack.store import Backpack, Manifest, TaskView, diff, export_bundle, import_bundle
 
 __version__ = "0.1.0"
 
-__all__ = ["BackpackError", "errors", "__version__"]
+__all__ = [
+    "BackpackError",
+    "errors",
+    "__version__",
+    # store (issue 2)
+    "Backpack",
+    "Manifest",
+    "TaskView",
+    "diff",
+    "export_bundle",
+    "import_bundle",
+]

@@ -1,0 +1,65 @@
+"""Search with queries on an accelerator (CUDA): the queries never round-trip through host memory.
+
+With a GPU build of faiss (``faiss.get_num_gpus() > 0``) the task's index is copied to the
+device once and searched with torch tensors (``faiss.contrib.torch_utils``); otherwise an exact
+torch search runs on the device against L2-normalised prototypes cached there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from backpack.errors import BackpackError, invalid
+
+if TYPE_CHECKING:
+    from backpack.store.taskview import TaskView
+
+_QUERY_TILE_BYTES = 256 * 2**20  # bound the [tile, count] score matrix on the device
+
+
+def _faiss_gpu_index(view: TaskView, device: Any) -> Any | None:
+    import faiss
+
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() <= 0:
+        return None
+    key = f"faiss:{device}"
+    cached = view._device_cache.get(key)
+    if cached is None:
+        import faiss.contrib.torch_utils  # noqa: F401  (lets index.search take torch tensors)
+
+        res = faiss.StandardGpuResources()
+        cached = (res, faiss.index_cpu_to_gpu(res, device.index or 0, view.index))
+        view._device_cache[key] = cached
+    return cached[1]
+
+
+def device_search(view: TaskView, q: Any, k: int) -> tuple[Any, Any]:
+    """Cosine top-``k`` for torch queries ``q`` [Q, D] on a non-CPU device; results on that device."""
+    import torch
+
+    if not (q.is_floating_point() or q.dtype in (torch.int32, torch.int64)):
+        raise BackpackError(invalid("dtype of queries", view._where, "float or int", q.dtype))
+    q = q.to(torch.float32)
+    if not bool(torch.isfinite(q).all()):
+        bad = torch.nonzero(~torch.isfinite(q))[0].tolist()
+        raise BackpackError(invalid(f"queries[{bad[0]}, {bad[1]}]", view._where, "a finite number", "nan/inf"))
+    qn = torch.nn.functional.normalize(q, dim=1)
+    gpu_index = _faiss_gpu_index(view, q.device) if q.device.type == "cuda" else None
+    if gpu_index is not None:
+        return gpu_index.search(qn.contiguous(), k)
+    key = f"torch:{q.device}"
+    protos = view._device_cache.get(key)
+    if protos is None:
+        # Prototypes are frozen: normalise once, keep them on the device.
+        protos = torch.nn.functional.normalize(torch.from_numpy(view.prototypes.copy()).to(q.device), dim=1)
+        view._device_cache[key] = protos
+    tile = max(1, _QUERY_TILE_BYTES // (4 * view.count))
+    scores, ids = [], []
+    for start in range(0, qn.shape[0], tile):
+        s, i = torch.topk(qn[start : start + tile] @ protos.T, k, dim=1)
+        scores.append(s)
+        ids.append(i)
+    if not scores:
+        empty = qn.new_empty((0, k))
+        return empty, empty.to(torch.int64)
+    return torch.cat(scores), torch.cat(ids)

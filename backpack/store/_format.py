@@ -1,0 +1,117 @@
+"""Key layout and limits of the store format (documented in docs/store-format.md).
+
+::
+
+    backpack.json                      root metadata: format, format_version, vocabulary
+    versions/00000001.json             one manifest per published version (exclusive create)
+    tags/<name>.json                   {"version": N, ...}
+    data/<task>-<uuid>/                a zarr v3 group: prototypes, keys, support, index
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from backpack.errors import BackpackError, StoreError, invalid
+
+FORMAT_NAME = "backpack"
+FORMAT_VERSION = 1
+ROOT_KEY = "backpack.json"
+VERSIONS_PREFIX = "versions/"
+TAGS_PREFIX = "tags/"
+DATA_PREFIX = "data/"
+ARRAY_NAMES = ("prototypes", "keys", "support", "index")
+ARRAY_DTYPES = {"prototypes": "float32", "keys": "int32", "support": "int64", "index": "uint8"}
+
+# Refuse manifests claiming more than this before allocating anything (a corrupt or hostile file).
+MAX_COUNT = 2**31 - 1  # ids are returned as int64 but keys/rows must fit int32 tooling
+MAX_DIM = 65_536
+MAX_ARRAY_BYTES = 2**36  # 64 GiB per array
+MAX_JSON_BYTES = 64 * 2**20  # a manifest or tag file larger than this is not ours
+MAX_VOCABULARY = 1_000_000
+
+_VERSION_RE = re.compile(r"^versions/(\d{8})\.json$")
+_TAG_RE = re.compile(r"^tags/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TAG_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def version_key(version: int) -> str:
+    """Key of the manifest of ``version`` (zero-padded so that keys sort by number)."""
+    return f"versions/{version:08d}.json"
+
+
+def tag_key(name: str) -> str:
+    """Key of the tag file ``name``."""
+    return f"tags/{name}.json"
+
+
+def parse_version_key(key: str) -> int | None:
+    """The version number of a manifest key, or ``None`` for anything else (temp files...)."""
+    m = _VERSION_RE.match(key)
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
+
+
+def parse_tag_key(key: str) -> str | None:
+    """The tag name of a tag key, or ``None``."""
+    m = _TAG_RE.match(key)
+    return m.group(1) if m else None
+
+
+def check_task_name(name: object) -> str:
+    """Validate a task name (it becomes part of a key)."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise BackpackError(
+            invalid("task name", "the store", "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric", repr(name))
+        )
+    return name
+
+
+def check_tag_name(name: object) -> str:
+    """Validate a tag name: not ``latest`` (virtual) and not all digits (reads as a version)."""
+    if not isinstance(name, str) or not TAG_NAME_RE.match(name) or name.isdigit() or name == "latest":
+        raise BackpackError(
+            invalid(
+                "tag name",
+                "the store",
+                "1-128 characters of [A-Za-z0-9._-], not all digits, not 'latest'",
+                repr(name),
+            )
+        )
+    return name
+
+
+def dumps(obj: dict[str, Any]) -> bytes:
+    """Canonical JSON bytes of a metadata object."""
+    return (json.dumps(obj, indent=1, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def loads(data: bytes, where: str) -> dict[str, Any]:
+    """Parse a metadata object, refusing oversized or non-object JSON with a message naming ``where``."""
+    if len(data) > MAX_JSON_BYTES:
+        raise StoreError(invalid("size", where, f"<= {MAX_JSON_BYTES} bytes", f"{len(data)} bytes"))
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreError(f"Cannot parse {where}: {exc}.") from None
+    if not isinstance(obj, dict):
+        raise StoreError(invalid("content", where, "a JSON object", type(obj).__name__))
+    return obj
+
+
+def check_format(meta: dict[str, Any], where: str) -> None:
+    """Check ``format`` and ``format_version`` of a root metadata object or manifest."""
+    from backpack.errors import FormatVersionError
+
+    if "format" in meta and meta["format"] != FORMAT_NAME:
+        raise StoreError(invalid("format", where, repr(FORMAT_NAME), repr(meta.get("format"))))
+    fv = meta.get("format_version")
+    if not isinstance(fv, int) or isinstance(fv, bool) or fv < 1:
+        raise FormatVersionError(invalid("format_version", where, "an integer >= 1", repr(fv)))
+    if fv > FORMAT_VERSION:
+        raise FormatVersionError(
+            invalid("format_version", where, f"<= {FORMAT_VERSION}", fv)
+            + " The store was written by a newer backpack; upgrade to read it."
+        )

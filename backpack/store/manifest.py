@@ -1,0 +1,233 @@
+"""The manifest of a version: frozen dataclasses with ``to_dict``/``from_dict`` (zarr-python style).
+
+``from_dict`` checks every field (types, ranges, the size bounds of :mod:`._format`) so that a
+corrupt or hostile manifest is refused with a message naming the field before anything is read
+or allocated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from backpack.errors import StoreError, invalid
+from backpack.store._format import (
+    ARRAY_DTYPES,
+    FORMAT_VERSION,
+    MAX_ARRAY_BYTES,
+    MAX_COUNT,
+    MAX_DIM,
+    MAX_VOCABULARY,
+    check_format,
+)
+
+_ITEMSIZE = {"float32": 4, "int32": 4, "int64": 8, "uint8": 1}
+PROVENANCE_FIELDS = ("checkpoint_sha256", "dataset_fingerprint", "feature_extractor", "backpack_version", "extra")
+
+
+def _get(d: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str, optional: bool = False) -> Any:
+    if name not in d:
+        if optional:
+            return None
+        raise StoreError(f"Missing field {name!r} in {where}.")
+    value = d[name]
+    if value is None and optional:
+        return None
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if not ok:
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise StoreError(invalid(name, where, expected, repr(value)[:80]))
+    return value
+
+
+def _bounded_int(d: dict[str, Any], name: str, where: str, lo: int, hi: int) -> int:
+    value = _get(d, name, int, where)
+    if not lo <= value <= hi:
+        raise StoreError(invalid(name, where, f"{lo} <= {name} <= {hi}", value))
+    return value
+
+
+@dataclass(frozen=True)
+class ArrayEntry:
+    """One stored array: its shape, dtype and the sha256 of its raw C-order little-endian bytes."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    sha256: str
+
+    @property
+    def nbytes(self) -> int:
+        n = _ITEMSIZE[self.dtype]
+        for s in self.shape:
+            n *= s
+        return n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shape": list(self.shape), "dtype": self.dtype, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> ArrayEntry:
+        shape = _get(d, "shape", list, where)
+        if not 1 <= len(shape) <= 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+            raise StoreError(invalid("shape", where, "1 or 2 non-negative integers", shape))
+        dtype = _get(d, "dtype", str, where)
+        if dtype not in _ITEMSIZE:
+            raise StoreError(invalid("dtype", where, f"one of {sorted(_ITEMSIZE)}", repr(dtype)))
+        sha = _get(d, "sha256", str, where)
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise StoreError(invalid("sha256", where, "64 lowercase hex digits", repr(sha)[:80]))
+        entry = cls(tuple(shape), dtype, sha)
+        if entry.nbytes > MAX_ARRAY_BYTES:
+            raise StoreError(invalid("shape", where, f"at most {MAX_ARRAY_BYTES} bytes", f"{entry.nbytes} bytes"))
+        return entry
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """The FAISS index of a task: type (``flat``, ``ivf``, ``hnsw``), parameters, measured recall."""
+
+    type: str = "flat"
+    params: dict[str, Any] = field(default_factory=dict)
+    recall_at_k: float | None = None
+    recall_k: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "params": dict(self.params), "recall_at_k": self.recall_at_k, "recall_k": self.recall_k}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> IndexSpec:
+        kind = _get(d, "type", str, where)
+        if kind not in ("flat", "ivf", "hnsw"):
+            raise StoreError(invalid("type", where, "one of ['flat', 'hnsw', 'ivf']", repr(kind)))
+        recall = _get(d, "recall_at_k", (int, float), where, optional=True)
+        return cls(kind, dict(_get(d, "params", dict, where)), None if recall is None else float(recall),
+                   _get(d, "recall_k", int, where, optional=True))
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """One task of a version: where its zarr group lives and what it must contain."""
+
+    name: str
+    dim: int
+    count: int
+    path: str
+    arrays: dict[str, ArrayEntry]
+    index: IndexSpec = field(default_factory=IndexSpec)
+    metric: str = "cosine"
+    written_in: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "dim": self.dim, "count": self.count, "metric": self.metric,
+            "index": self.index.to_dict(), "path": self.path, "written_in": self.written_in,
+            "arrays": {k: v.to_dict() for k, v in self.arrays.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> TaskEntry:
+        name = _get(d, "name", str, where)
+        where = f"{where}, task {name!r}"
+        dim = _bounded_int(d, "dim", where, 1, MAX_DIM)
+        count = _bounded_int(d, "count", where, 1, MAX_COUNT)
+        if count * dim * 4 > MAX_ARRAY_BYTES:
+            raise StoreError(invalid("count x dim", where, f"at most {MAX_ARRAY_BYTES // 4} floats", count * dim))
+        metric = _get(d, "metric", str, where)
+        if metric != "cosine":
+            raise StoreError(invalid("metric", where, "'cosine'", repr(metric)))
+        path = _get(d, "path", str, where)
+        if not path.startswith("data/") or ".." in path or "//" in path or "\\" in path:
+            raise StoreError(invalid("path", where, "a key under 'data/'", repr(path)))
+        raw = _get(d, "arrays", dict, where)
+        arrays = {}
+        for array_name, dtype in ARRAY_DTYPES.items():
+            if array_name not in raw:
+                raise StoreError(f"Missing array {array_name!r} in {where}.")
+            entry = ArrayEntry.from_dict(_get(raw, array_name, dict, where), f"{where}, array {array_name!r}")
+            expected = {"prototypes": (count, dim), "keys": (count, 2), "support": (count,)}.get(array_name)
+            if entry.dtype != dtype or (expected is not None and entry.shape != expected) or (
+                array_name == "index" and len(entry.shape) != 1
+            ):
+                raise StoreError(
+                    invalid("shape/dtype", f"{where}, array {array_name!r}",
+                            f"{expected or '(n,)'} {dtype}", f"{entry.shape} {entry.dtype}")
+                )
+            arrays[array_name] = entry
+        index = IndexSpec.from_dict(_get(d, "index", dict, where), f"{where}, index")
+        written_in = _get(d, "written_in", int, where, optional=True) or 0
+        return cls(name, dim, count, path, arrays, index, metric, written_in)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the prototypes came from."""
+
+    checkpoint_sha256: str | None = None
+    dataset_fingerprint: str | None = None
+    feature_extractor: str | None = None
+    backpack_version: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in PROVENANCE_FIELDS}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "provenance") -> Provenance:
+        unknown = sorted(set(d) - set(PROVENANCE_FIELDS))
+        if unknown:
+            raise StoreError(invalid("provenance fields", where, f"a subset of {list(PROVENANCE_FIELDS)}", unknown))
+        values = {f: _get(d, f, str, where, optional=True) for f in PROVENANCE_FIELDS[:-1]}
+        return cls(**values, extra=dict(_get(d, "extra", dict, where, optional=True) or {}))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A published version: what it holds and how to check it."""
+
+    version: int
+    parent: int | None
+    created_at: str
+    message: str
+    tasks: dict[str, TaskEntry]
+    verbs: tuple[str, ...]
+    nouns: tuple[str, ...]
+    provenance: Provenance = field(default_factory=Provenance)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "backpack", "format_version": self.format_version, "version": self.version,
+            "parent": self.parent, "created_at": self.created_at, "message": self.message,
+            "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
+            "vocabulary": {"verbs": list(self.verbs), "nouns": list(self.nouns)},
+            "provenance": self.provenance.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "manifest") -> Manifest:
+        check_format(d, where)
+        version = _bounded_int(d, "version", where, 1, 10**8 - 1)
+        parent = _get(d, "parent", int, where, optional=True)
+        if parent is not None and not 1 <= parent < version:
+            raise StoreError(invalid("parent", where, f"None or 1 <= parent < {version}", parent))
+        vocab = _get(d, "vocabulary", dict, where)
+        verbs, nouns = (tuple(_vocab_list(vocab, k, where)) for k in ("verbs", "nouns"))
+        raw_tasks = _get(d, "tasks", dict, where)
+        tasks = {}
+        for name, t in raw_tasks.items():
+            entry = TaskEntry.from_dict(_get(raw_tasks, name, dict, where), where)
+            if entry.name != name:
+                raise StoreError(invalid("name", f"{where}, task {name!r}", repr(name), repr(entry.name)))
+            tasks[name] = entry
+        return cls(
+            version, parent, _get(d, "created_at", str, where), _get(d, "message", str, where), tasks,
+            verbs, nouns, Provenance.from_dict(_get(d, "provenance", dict, where), f"{where}, provenance"),
+            d["format_version"],
+        )
+
+
+def _vocab_list(vocab: dict[str, Any], key: str, where: str) -> list[str]:
+    values = _get(vocab, key, list, f"{where}, vocabulary")
+    if len(values) > MAX_VOCABULARY or not all(isinstance(v, str) for v in values):
+        raise StoreError(invalid(key, f"{where}, vocabulary", f"at most {MAX_VOCABULARY} strings", f"{len(values)} items"))
+    return values

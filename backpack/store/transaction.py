@@ -1,0 +1,164 @@
+"""Publishing a version: data first (fresh prefixes), then the manifest by exclusive create.
+
+A crash before the manifest leaves only unreferenced data (never listed, harmless). Losing the
+race for number N (another writer's manifest appeared first) retries with the next free number,
+keeping the same parent and data, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from backpack.errors import BackpackError, ConflictError, NotFoundError, StoreError, invalid
+from backpack.store import _format as fmt
+from backpack.store import _validate as val
+from backpack.store._arrays import write_group
+from backpack.store._index import build_index, normalize, serialize
+from backpack.store.manifest import Manifest, Provenance, TaskEntry
+
+if TYPE_CHECKING:
+    from backpack.store.store import Backpack
+
+MAX_COMMIT_ATTEMPTS = 500
+
+
+class VersionWriter:
+    """A version being written; publish with ``commit()`` or by leaving the ``with`` block.
+
+    Attributes
+    ----------
+    version : int or None
+        The published number (``None`` until committed).
+    parent : int or None
+        The version this one starts from.
+    """
+
+    def __init__(self, bp: Backpack, message: str, parent: int | str | None, provenance: dict[str, Any] | None) -> None:
+        if not isinstance(message, str):
+            raise BackpackError(invalid("message", "new_version", "a string", type(message).__name__))
+        from backpack import __version__
+
+        prov = dict(provenance or {})
+        prov.setdefault("backpack_version", __version__)
+        self._provenance = Provenance.from_dict(prov, "new_version(provenance=...)")
+        self._bp = bp
+        self.message = message
+        self.parent = bp.latest() if parent is None else bp.resolve(parent)
+        self._tasks: dict[str, TaskEntry] = (
+            dict(bp.manifest_of(self.parent).tasks) if self.parent is not None else {}
+        )
+        self._fresh: set[str] = set()
+        self._written: list[str] = []
+        self.version: int | None = None
+        self._done = False
+
+    @property
+    def task_names(self) -> list[str]:
+        return list(self._tasks)
+
+    def add_task(
+        self, name: str, prototypes: Any, keys: Any, support: Any, index: str = "auto",
+        index_params: dict[str, Any] | None = None,
+    ) -> TaskEntry:
+        """Add task ``name`` (or replace the parent's); its data is written now, under a fresh prefix.
+
+        Parameters
+        ----------
+        name : str
+        prototypes : array-like [P, D] float (numpy or torch)
+        keys : array-like [P, 2] int, (verb id, noun id), distinct, inside the vocabulary
+        support : array-like [P] int >= 1
+        index : {"auto", "flat", "ivf", "hnsw"}
+        index_params : dict, optional
+            ``nlist``/``nprobe`` (ivf), ``M``/``efConstruction``/``efSearch`` (hnsw), ``recall_target``.
+        """
+        self._check_open()
+        fmt.check_task_name(name)
+        where = f"task {name!r}"
+        protos = val.check_prototypes(prototypes, where)
+        count, dim = protos.shape
+        keys_a = val.check_keys(keys, count, len(self._bp.verbs), len(self._bp.nouns), where)
+        support_a = val.check_support(support, count, where)
+        faiss_index, spec = build_index(normalize(protos), index, index_params, where)
+        prefix = f"{fmt.DATA_PREFIX}{name}-{uuid.uuid4().hex}"
+        self._written.append(prefix)
+        arrays = {"prototypes": protos, "keys": keys_a, "support": support_a, "index": serialize(faiss_index)}
+        entries = write_group(self._bp.backend, prefix, arrays, {"backpack_task": name})
+        entry = TaskEntry(name, dim, count, prefix + "/", entries, spec)
+        self._tasks[name] = entry
+        self._fresh.add(name)
+        return entry
+
+    def remove_task(self, name: str) -> None:
+        """Drop task ``name`` (inherited from the parent) from this version."""
+        self._check_open()
+        if name not in self._tasks:
+            raise NotFoundError(f"Unknown task {name!r} in the new version. Known tasks: {sorted(self._tasks)}.")
+        del self._tasks[name]
+        self._fresh.discard(name)
+
+    def commit(self) -> int:
+        """Publish: the manifest is created exclusively at the next free number; returns it."""
+        self._check_open()
+        if not self._tasks:
+            raise StoreError("Cannot publish an empty version: add at least one task.")
+        backend = self._bp.backend
+        number = (self._bp.latest() or 0) + 1
+        for attempt in range(MAX_COMMIT_ATTEMPTS):
+            tasks = {n: replace(t, written_in=number) if n in self._fresh else t for n, t in self._tasks.items()}
+            manifest = Manifest(
+                number, self.parent, _utc(), self.message, tasks, self._bp.verbs, self._bp.nouns, self._provenance
+            )
+            try:
+                backend.create_exclusive(fmt.version_key(number), fmt.dumps(manifest.to_dict()))
+            except ConflictError:
+                # Someone published `number` first: take the next free one after a short jitter.
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+                number = max(number + 1, (self._bp.latest() or 0) + 1)
+                continue
+            self._done = True
+            self.version = number
+            self._bp._manifests[number] = manifest
+            self._bp._published(number)
+            return number
+        raise ConflictError(
+            f"Could not publish to store {self._bp.url!r}: lost the race for a version number "
+            f"{MAX_COMMIT_ATTEMPTS} times. The data is written but unreferenced; retry the publish."
+        )
+
+    def abort(self) -> None:
+        """Give up: delete the data written so far (best effort; leftovers are never listed)."""
+        self._done = True
+        backend = self._bp.backend
+        if backend.supports_deletes:
+            for prefix in self._written:
+                for key in backend.list(prefix + "/"):
+                    try:
+                        backend.delete(key)
+                    except Exception:  # noqa: BLE001 -- orphans are harmless; never mask the cause
+                        break
+
+    def _check_open(self) -> None:
+        if self._done:
+            raise StoreError("This version was already published or aborted; start a new one.")
+
+    def __enter__(self) -> VersionWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if self._done:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def _utc() -> str:
+    from backpack.store.store import utc_now
+
+    return utc_now()
