@@ -1,0 +1,69 @@
+"""Shared test fixtures: a local S3 server (moto) on 127.0.0.1 for the ``s3`` tests.
+
+The server runs once per test session in a thread. Credentials, region and endpoint are put in
+the environment (``AWS_ENDPOINT_URL`` too), so every S3 client made during the tests -- in this
+process or in the subprocesses it starts -- talks to the local server and never to any other
+address.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+S3_BUCKET = "backpack-tests"
+
+_S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    # No instance-metadata lookups (they would try 169.254.169.254).
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """Start moto's S3 server on 127.0.0.1 (a free port), create ``S3_BUCKET``; yield the endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    # werkzeug logs one line per request on stderr: far too chatty for thousands of requests.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    env = dict(_S3_ENV, AWS_ENDPOINT_URL=endpoint, AWS_ENDPOINT_URL_S3=endpoint)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        # Proxies configured on the machine must not see (or divert) the local traffic.
+        no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
+        mp.setenv("NO_PROXY", no_proxy)
+        mp.setenv("no_proxy", no_proxy)
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=S3_BUCKET)
+        try:
+            yield endpoint
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def s3_storage_options(s3_server: str) -> dict[str, str]:
+    """fsspec/s3fs storage options for the local server (explicit, though the env has them too)."""
+    return {"endpoint_url": s3_server, "key": "testing", "secret": "testing"}
+
+
+@pytest.fixture
+def s3_url(s3_server: str) -> str:
+    """A fresh, empty ``s3://bucket/prefix`` URL on the local server, unique to each test."""
+    return f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
