@@ -1,0 +1,90 @@
+"""Arguments shared by the store commands: ``STORE[@V]``, ``--storage-option``, error mapping.
+
+Only click and the standard library here (see :mod:`backpack.cli.store_cmds`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable
+
+import click
+
+from backpack.cli._common import EXIT_FAILED_CHECK, EXIT_USAGE, fail, handle_errors
+
+
+def parse_store_ref(store: str, version: str | None) -> tuple[str, str | None]:
+    """Split ``path@ref`` into (path, ref); ``--version`` and ``@ref`` must agree if both are given.
+
+    A path that exists as written (a directory named ``a@b``) is taken literally, and so is an
+    ``@`` followed by a ``/`` (part of a path or URL, not a version).
+    """
+    base, ref = store, None
+    if "@" in store and not os.path.exists(store):
+        head, _, tail = store.rpartition("@")
+        if head and tail and "/" not in tail:
+            base, ref = head, tail
+        elif not tail:
+            fail(f"Invalid value for 'STORE'. Expected PATH or PATH@VERSION. Got {store!r}.", EXIT_USAGE)
+    if ref is not None and version is not None and ref != version:
+        fail(f"Conflicting versions for {base!r}: {ref!r} (from STORE@...) and {version!r} (from --version).", EXIT_USAGE)
+    return base, ref if ref is not None else version
+
+
+def version_arg(ref: str | None) -> int | str | None:
+    """``"3"`` -> 3 (a version number); a tag name or ``None`` stays as it is."""
+    return int(ref) if ref is not None and ref.isdigit() else ref
+
+
+def parse_storage_options(items: tuple[str, ...]) -> dict[str, Any] | None:
+    """``("endpoint_url=http://...", "anon=true")`` -> dict; ``true``/``false`` become booleans."""
+    opts: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"Invalid value for '--storage-option'. Expected KEY=VALUE. Got {item!r}.", EXIT_USAGE)
+        low = value.strip().lower()
+        opts[key.strip()] = True if low == "true" else False if low == "false" else value
+    return opts or None
+
+
+def _store_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """House errors -> exit 2 (bad input), but a damaged store -> exit 1 (a failed check)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from backpack.errors import BackpackError, IntegrityError
+
+        try:
+            return func(*args, **kwargs)
+        except IntegrityError as exc:
+            fail(str(exc), EXIT_FAILED_CHECK)
+        except OSError as exc:  # unreadable file, permissions: input problems, not bugs
+            if isinstance(exc, BackpackError):  # NotFoundError is a FileNotFoundError too
+                raise
+            fail(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
+
+    return handle_errors(wrapper)
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command taking a STORE has: --storage-option; plus error mapping."""
+    func = _store_errors(func)
+    return click.option(
+        "--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE",
+        help="Backend option, repeatable (s3: endpoint_url, key, secret, anon=true, ...).",
+    )(func)
+
+
+def json_flag(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--json`` flag (only JSON on stdout)."""
+    return click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")(func)
+
+
+def open_store(store: str, version: str | None, storage_option: tuple[str, ...], mode: str = "r") -> Any:
+    """``Backpack.open`` of ``STORE[@V]`` (or ``--version``) with the parsed ``--storage-option``s."""
+    from backpack.store import Backpack
+
+    path, ref = parse_store_ref(store, version)
+    return Backpack.open(path, version=version_arg(ref), mode=mode, storage_options=parse_storage_options(storage_option))
