@@ -62,7 +62,7 @@ class VersionWriter:
 
     def add_task(
         self, name: str, prototypes: Any, keys: Any, support: Any, index: str = "auto",
-        index_params: dict[str, Any] | None = None,
+        index_params: dict[str, Any] | None = None, dim: int | None = None,
     ) -> TaskEntry:
         """Add task ``name`` (or replace the parent's); its data is written now, under a fresh prefix.
 
@@ -75,12 +75,17 @@ class VersionWriter:
         index : {"auto", "flat", "ivf", "hnsw"}
         index_params : dict, optional
             ``nlist``/``nprobe`` (ivf), ``M``/``efConstruction``/``efSearch`` (hnsw), ``recall_target``.
+        dim : int, optional
+            The dimension the caller expects (checked, so a wrong feature size fails loudly).
         """
         self._check_open()
         fmt.check_task_name(name)
         where = f"task {name!r}"
         protos = val.check_prototypes(prototypes, where)
-        count, dim = protos.shape
+        count, got_dim = protos.shape
+        if dim is not None and got_dim != dim:
+            raise BackpackError(invalid("dim", where, dim, got_dim))
+        dim = got_dim
         keys_a = val.check_keys(keys, count, len(self._bp.verbs), len(self._bp.nouns), where)
         support_a = val.check_support(support, count, where)
         faiss_index, spec = build_index(normalize(protos), index, index_params, where)

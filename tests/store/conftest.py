@@ -1,0 +1,51 @@
+"""Fixtures of the store tests: seeded task data and the backends a conformance test runs on.
+
+Backends
+--------
+``LOCATIONS`` maps a backend kind to a function ``(request, tmp_path) -> (url, storage_options)``
+giving an *empty, writable* location of that kind. ``READ_KINDS`` are the kinds the read-only
+conformance tests run on (``zip`` is built by exporting a local store); ``WRITE_KINDS`` the kinds
+that can publish. To add S3 (the s3 tests' owner does this)::
+
+    LOCATIONS["s3"] = lambda request, tmp: (
+        request.getfixturevalue("s3_url"), request.getfixturevalue("s3_storage_options"))
+    READ_KINDS.append(pytest.param("s3", marks=pytest.mark.s3))
+    WRITE_KINDS.append(pytest.param("s3", marks=pytest.mark.s3))
+
+(``s3_url`` and ``s3_storage_options`` come from tests/conftest.py, the local moto server.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from store_data import Reference, populate
+
+from backpack.store import Backpack
+
+Location = Callable[[pytest.FixtureRequest, Path], "tuple[str, dict[str, Any] | None]"]
+LOCATIONS: dict[str, Location] = {"local": lambda request, tmp: (str(tmp / "store"), None)}
+READ_KINDS: list[Any] = ["local", "zip"]
+WRITE_KINDS: list[Any] = ["local"]
+
+
+@pytest.fixture(params=WRITE_KINDS)
+def writable_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any] | None]:
+    """An empty location on each backend that can publish: (url, storage_options)."""
+    return LOCATIONS[request.param](request, tmp_path)
+
+
+@pytest.fixture(params=READ_KINDS)
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Reference:
+    """The reference store (see :class:`Reference`) on each readable backend kind."""
+    kind = request.param
+    if kind == "zip":
+        src = str(tmp_path / "src")
+        tasks = populate(src, None)
+        out = tmp_path / "bundle.zip"
+        Backpack.open(src).export(out)
+        return Reference(str(out), None, tasks)
+    url, options = LOCATIONS[kind](request, tmp_path)
+    return Reference(url, options, populate(url, options))
