@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -207,12 +206,4 @@ class Ego4DDataset:
 
         Stable across machines for the same data (no paths, no mtimes).
         """
-        h = hashlib.sha256()
-        ann_dir = self.root / layout.ANNOTATIONS
-        for path in sorted(p for p in ann_dir.iterdir() if p.suffix == ".json"):
-            h.update(f"{path.name}\0{path.stat().st_size}\0".encode())
-            h.update(path.read_bytes())
-        for uid in sorted(self._sources):
-            src = self._sources[uid]
-            h.update(f"{src.name}\0{src.stat().st_size}\0".encode())
-        return h.hexdigest()
+        return layout.fingerprint(self.root, self.features_name)

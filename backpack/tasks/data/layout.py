@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 ANNOTATIONS = "annotations"
@@ -36,3 +37,19 @@ def layout_tree(root: Path, features: str = DEFAULT_FEATURES) -> str:
         f"  {features}/\n"
         "    <video_uid>.pt                  float tensor [T, D] (or <video_uid>.npy)"
     )
+
+
+def fingerprint(root: Path, features: str = DEFAULT_FEATURES) -> str:
+    """sha256 over the annotation files' names and bytes and the feature files' names and sizes.
+
+    Stable across machines for the same data: no absolute paths, no mtimes.
+    """
+    h = hashlib.sha256()
+    for path in sorted(p for p in (root / ANNOTATIONS).iterdir() if p.suffix == ".json"):
+        data = path.read_bytes()
+        h.update(f"{path.name}\0{len(data)}\0".encode("utf-8", "surrogatepass"))
+        h.update(data)
+    for path in sorted((root / features).iterdir()):
+        if path.suffix in (".pt", ".npy") and path.is_file():
+            h.update(f"{path.name}\0{path.stat().st_size}\0".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()

@@ -9,6 +9,7 @@ import numpy as np
 
 from backpack.tasks.data.synthetic import (
     OSCC_SECONDS,
+    Action,
     SyntheticConfig,
     Video,
     World,
@@ -76,10 +77,10 @@ def _lta_records(video: Video, rng: np.random.Generator, world: World) -> list[d
     return records
 
 
-def _oscc_windows(video: Video, cfg: SyntheticConfig, rng: np.random.Generator) -> list[tuple[int, int, Any, bool]]:
-    """Non-overlapping 8 s windows around actions: (start, end, action, annotated state change)."""
+def _oscc_windows(video: Video, rng: np.random.Generator) -> list[tuple[int, int, Action]]:
+    """Non-overlapping 8 s windows around actions: (start, end, action)."""
     length = int(OSCC_SECONDS * FPS)
-    out: list[tuple[int, int, Any, bool]] = []
+    out: list[tuple[int, int, Action]] = []
     free_from = 0
     for a in video.actions:
         anchor = a.transient if a.changes and a.transient is not None else (a.start + a.end) // 2
@@ -88,8 +89,7 @@ def _oscc_windows(video: Video, cfg: SyntheticConfig, rng: np.random.Generator) 
         start = min(max(start, 0), video.feats.shape[0] * FRAMES_PER_FEATURE - length)
         if start < free_from or not a.start >= start or not a.end <= start + length + FPS:
             continue
-        label = a.changes if rng.random() >= cfg.label_noise else not a.changes
-        out.append((start, start + length, a, label))
+        out.append((start, start + length, a))
         free_from = start + length
     return out
 
@@ -104,11 +104,13 @@ def _oscc_split(
     while want[True] > 0 or want[False] > 0:
         video = make_video(cfg, world, rng, signal=cfg.oscc_signal)
         used = False
-        for start, end, a, label in _oscc_windows(video, cfg, rng):
-            if want[label] <= 0:
+        for start, end, a in _oscc_windows(video, rng):
+            # balance on the true state change, then add annotation noise (no selection bias)
+            if want[a.changes] <= 0:
                 continue
-            want[label] -= 1
+            want[a.changes] -= 1
             used = True
+            label = a.changes if rng.random() >= cfg.label_noise else not a.changes
             pnr = None
             if label:  # a flipped negative still gets a plausible PNR annotation
                 pnr = a.transient if a.transient is not None else (a.start + a.end) // 2

@@ -71,3 +71,20 @@ def write_synthetic(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def describe(root: str | os.PathLike[str], features: str = layout.DEFAULT_FEATURES) -> dict[str, Any]:
+    """Counts and fingerprint of an Ego4D-layout folder, read from its files (no feature is loaded)."""
+    root = Path(root)
+    tax = json.loads(layout.taxonomy_file(root).read_text(encoding="utf-8"))
+    clips = {}
+    for name, fn in (("actions", layout.lta_file), ("state_clips", layout.oscc_file)):
+        clips[name] = {s: len(json.loads(fn(root, s).read_bytes())["clips"]) for s in layout.STANDARD_SPLITS}
+    return {
+        "path": str(root),
+        "verbs": len(tax["verbs"]),
+        "nouns": len(tax["nouns"]),
+        "videos": sum(1 for p in (root / features).iterdir() if p.suffix in (".pt", ".npy")),
+        **clips,
+        "fingerprint": layout.fingerprint(root, features),
+    }
