@@ -12,7 +12,7 @@ from backpack.backbone.graph import GraphBatch, GraphSample
 from backpack.tasks._clips import group_by_clip, segment_inputs
 from backpack.tasks.base import Task
 from backpack.tasks.graphs import anticipation_edges
-from backpack.tasks.metrics import lta_edit_distances
+from backpack.tasks.metrics import IGNORE_INDEX, lta_edit_distances
 from backpack.tasks.registry import register_task
 
 
@@ -20,8 +20,10 @@ from backpack.tasks.registry import register_task
 class LongTermAnticipation(Task):
     """LTA: verb and noun of each of the Z future actions after ``observed`` actions.
 
-    A sample needs ``observed + Z`` consecutive actions of one clip (no padding: shorter clips give
-    no sample, so the edit distance is always over exactly Z labels, as in Ego4D). Future nodes
+    A sample needs ``observed + min_future`` consecutive actions of one clip (default 2 + 10). When
+    fewer than Z actions follow, the graph still has Z future nodes (edges never depend on labels)
+    and the missing labels are padded with ``-100``: the loss ignores them and the edit distance is
+    computed on the labelled prefix (see :func:`~backpack.tasks.metrics.edit_distance`). Future nodes
     start from the mean of the observed nodes' inputs; edges come from
     :func:`~backpack.tasks.graphs.anticipation_edges` (never from labels). Samples start every
     ``train_stride`` actions in training and every ``eval_stride`` in evaluation.
@@ -32,8 +34,8 @@ class LongTermAnticipation(Task):
     metric_names = ("verb_ed", "noun_ed", "action_ed")
 
     def __init__(self, observed: int = 2, future: int = 20, train_stride: int = 1, eval_stride: int = 4,
-                 k: int = 5) -> None:
-        self.observed, self.future, self.k = observed, future, k
+                 k: int = 5, min_future: int = 10) -> None:
+        self.observed, self.future, self.k, self.min_future = observed, future, k, min_future
         self.train_stride, self.eval_stride = train_stride, eval_stride
 
     def outputs(self, taxonomy: Any) -> dict[str, int]:
@@ -46,11 +48,12 @@ class LongTermAnticipation(Task):
         stride = self.train_stride if train else self.eval_stride
         samples: list[GraphSample] = []
         for clip in group_by_clip(ds.action_clips(split)):
-            if len(clip) < n_obs + z:
+            if len(clip) < n_obs + self.min_future:
                 continue
-            verbs = torch.tensor([a.verb for a in clip], dtype=torch.long)
-            nouns = torch.tensor([a.noun for a in clip], dtype=torch.long)
-            for s in range(0, len(clip) - n_obs - z + 1, stride):
+            pad = [IGNORE_INDEX] * z  # labels past the end of the clip
+            verbs = torch.tensor([a.verb for a in clip] + pad, dtype=torch.long)
+            nouns = torch.tensor([a.noun for a in clip] + pad, dtype=torch.long)
+            for s in range(0, len(clip) - n_obs - self.min_future + 1, stride):
                 obs = clip[s:s + n_obs]
                 x_obs = segment_inputs(ds, obs[0].video_uid, [(a.start_frame, a.end_frame) for a in obs],
                                        rng if train else None)

@@ -51,19 +51,26 @@ def sample_sequences(logits: Tensor, k: int, generator: torch.Generator) -> Tens
     return draws.reshape(g, z, k).permute(0, 2, 1).contiguous()
 
 
-def edit_distance(samples: Tensor, truth: Tensor) -> float:
+def edit_distance(samples: Tensor, truth: Tensor, ignore_index: int = IGNORE_INDEX) -> float:
     """Mean over graphs of min over K of Levenshtein(sample, truth) / Z.
 
     Shapes: samples [G, K, Z] (or [G, K, Z, 2] for (verb, noun) actions), truth [G, Z] (or [G, Z, 2]).
+    A truth padded with ``ignore_index`` at the end (a clip with fewer than Z future actions) is
+    compared on its labelled prefix of length L only: min over K of Levenshtein(sample[:L], truth[:L]) / L.
+    Graphs without any labelled position are left out.
     """
-    if samples.shape[0] == 0:
-        return float("nan")
-    z = truth.shape[1]
-    total = 0.0
+    total, count = 0.0, 0
     for g in range(samples.shape[0]):
-        gt = _as_items(truth[g])
-        total += min(levenshtein(_as_items(s), gt) for s in samples[g]) / z
-    return total / samples.shape[0]
+        labelled = truth[g] != ignore_index
+        if labelled.dim() == 2:
+            labelled = labelled.all(dim=-1)
+        length = int(labelled.sum())
+        if length == 0:
+            continue
+        gt = _as_items(truth[g][:length])
+        total += min(levenshtein(_as_items(s[:length]), gt) for s in samples[g]) / length
+        count += 1
+    return total / count if count else float("nan")
 
 
 def _as_items(seq: Tensor) -> list[object]:

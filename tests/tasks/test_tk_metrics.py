@@ -83,3 +83,10 @@ def test_pnr_localisation_error_hand_computed() -> None:
     assert pnr_localisation_error(scores, centres, truth) == pytest.approx(1.25)
     assert pnr_localisation_error(scores, centres, truth, fps=15.0) == pytest.approx(2.5)
     assert math.isnan(pnr_localisation_error(scores[:0], centres[:0], truth[:0]))
+
+
+def test_edit_distance_on_padded_truth_uses_labelled_prefix() -> None:
+    truth = torch.tensor([[1, 2, 3, -100, -100], [-100] * 5])
+    samples = torch.tensor([[[1, 9, 3, 7, 7], [9, 9, 9, 1, 2]], [[0] * 5, [1] * 5]])
+    # graph 0: prefix of length 3, best sample has 1 substitution -> 1/3; graph 1 unlabelled: skipped
+    assert edit_distance(samples, truth) == pytest.approx(1 / 3)

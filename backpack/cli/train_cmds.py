@@ -1,0 +1,123 @@
+"""``backpack train`` and ``backpack evaluate``: thin commands over :mod:`backpack.training`.
+
+Only click and the standard library are imported at module level (``backpack --help`` imports
+every CLI module); torch comes in when a command runs.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import click
+
+from backpack.cli._common import EXIT_USAGE, echo_json, fail, handle_errors, log
+
+
+def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
+    limits: dict[str, int] = {}
+    for v in values:
+        task, sep, n = v.partition("=")
+        if not sep or not n.strip().isdigit() or int(n) < 1:
+            fail(f"Invalid value for '--limit'. Expected TASK=N with N >= 1 (e.g. oscc=50). Got {v!r}.", EXIT_USAGE)
+        limits[task.strip()] = int(n)
+    return limits
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN (a metric without samples) becomes null, so the output stays valid JSON."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    return obj
+
+
+def _show_warnings() -> None:
+    # library warnings (skipped clips, clipped frames) go to stderr as one line each
+    warnings.showwarning = lambda msg, *a, **k: log(f"Warning: {msg}")  # type: ignore[assignment]
+
+
+@click.command("train")
+@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option("--tasks", required=True, help="Comma-separated tasks: ar, lta, oscc, pnr (one = single-task).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN folder to write.")
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--model", "model", default="graph", show_default=True, type=click.Choice(["graph", "mlp"]),
+              help="graph: the temporal GNN backbone; mlp: the paper's MLP baseline.")
+@click.option("--graph-engine", "engine", default="auto", show_default=True,
+              type=click.Choice(["auto", "dgl", "native"]))
+@click.option("--hidden", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option("--layers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--feat-dim", "feat_dim", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Width of the task features f^k.")
+@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--batch-size", "batch_size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--features", default="omnivore_video_swinl", show_default=True, help="Feature folder name.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
+@click.option("--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file.")
+@click.option("--limit", "limits", multiple=True, metavar="TASK=N",
+              help="Train TASK on only N samples (seeded choice); repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
+@handle_errors
+def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: str, model: str, engine: str,
+              hidden: int, layers: int, feat_dim: int, lr: float, batch_size: int, features: str, resume: bool,
+              skip_missing: bool, limits: tuple[str, ...], as_json: bool) -> None:
+    """Train a multi-task model (average of the task losses, Adam) and write a RUN folder.
+
+    \b
+    Examples:
+      backpack train --data data/ --tasks ar,lta,pnr --out runs/mtl
+      backpack train --data data/ --tasks oscc --out runs/oscc --epochs 5 --model mlp
+      backpack train --data data/ --tasks ar,lta,pnr --out runs/mtl --epochs 20 --resume
+    """
+    limit = _parse_limits(limits)
+    _show_warnings()
+    from backpack.training.api import train_run
+
+    run = train_run(data, tasks, out, features=features, device=device, resume=resume, skip_missing=skip_missing,
+                    limit=limit, epochs=epochs, seed=seed, model=model, engine=engine, hidden=hidden,
+                    layers=layers, feat_dim=feat_dim, lr=lr, batch_size=batch_size)
+    last = run.metrics_history[-1] if run.metrics_history else {}
+    if as_json:
+        echo_json(_json_safe({"run": str(run.dir), "epoch": last.get("epoch"), "loss": last.get("loss"),
+                              "val": last.get("val", {})}))
+    else:
+        log(f"Run written to {run.dir} (epoch {last.get('epoch')}, loss {last.get('loss', float('nan')):.4f}).")
+        for task, metrics in last.get("val", {}).items():
+            log(f"  {task}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+
+
+@click.command("evaluate")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
+@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option("--split", default="val", show_default=True, help="Annotation split to evaluate.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--graph-engine", "engine", default="auto", show_default=True,
+              type=click.Choice(["auto", "dgl", "native"]))
+@click.option("--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON on stdout.")
+@handle_errors
+def evaluate_cmd(run_dir: str, data: str, split: str, device: str, engine: str, skip_missing: bool,
+                 as_json: bool) -> None:
+    """Evaluate a trained RUN on a split: AR top-1, OSCC accuracy, LTA edit distance, PNR error (s).
+
+    \b
+    Examples:
+      backpack evaluate runs/mtl --data data/
+      backpack evaluate runs/mtl --data data/ --split val --json
+    """
+    _show_warnings()
+    from backpack.training.evaluate import evaluate_run
+
+    metrics = _json_safe(evaluate_run(run_dir, data, split=split, device=device, skip_missing=skip_missing,
+                                      engine=engine))
+    if as_json:
+        echo_json(metrics)
+        return
+    for task, values in metrics.items():
+        shown = ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in values.items())
+        click.echo(f"{task}: {shown}")

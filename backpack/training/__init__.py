@@ -1,0 +1,34 @@
+"""Multi-task training, evaluation, run folders and checkpoints.
+
+Names are imported lazily so that ``import backpack.training.run`` (used by the CLI to check a run
+folder) stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LAZY = {
+    "MultiTaskModel": "backpack.training.model",
+    "build_model": "backpack.training.model",
+    "RunConfig": "backpack.training.run",
+    "Run": "backpack.training.run",
+    "load_run": "backpack.training.run",
+    "save_checkpoint": "backpack.training.checkpoint",
+    "load_checkpoint": "backpack.training.checkpoint",
+    "fit": "backpack.training.trainer",
+    "evaluate_model": "backpack.training.evaluate",
+    "evaluate_run": "backpack.training.evaluate",
+    "train_run": "backpack.training.api",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'backpack.training' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

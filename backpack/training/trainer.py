@@ -1,0 +1,140 @@
+"""A generic multi-task training loop (also used by the novel-task learner with its own model).
+
+Each step takes one batch of every task, averages the task losses and takes one Adam step. An
+epoch has as many steps as the largest task has batches; smaller tasks cycle through fresh
+permutations. Randomness is re-seeded from (seed, epoch) at the start of every epoch, so a run
+resumed from the checkpoint of epoch e is identical to one that never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from backpack.backbone.graph import GraphBatch, GraphSample
+from backpack.errors import ConfigError, DataError, RunError, invalid
+from backpack.tasks.base import Task
+from backpack.training.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+
+
+class TaskModel(Protocol):
+    def __call__(self, task: str, batch: GraphBatch) -> dict[str, torch.Tensor]: ...
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is checked."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(invalid("device", "training", "auto, cpu or cuda[:i]", device)) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(invalid("device", "training", "auto or cpu (CUDA is not available here)", device))
+    return dev
+
+
+def epoch_orders(sizes: dict[str, int], batch_size: int, seed: int, epoch: int) -> tuple[int, dict[str, np.ndarray]]:
+    """Steps of an epoch and, per task, the sample indices it visits (steps * batch_size of them)."""
+    steps = max(math.ceil(n / batch_size) for n in sizes.values())
+    orders = {}
+    for i, (name, n) in enumerate(sorted(sizes.items())):
+        rng = np.random.default_rng([seed, epoch, i])
+        need = steps * batch_size
+        reps = math.ceil(need / n)
+        orders[name] = np.concatenate([rng.permutation(n) for _ in range(reps)])[:need]
+    return steps, orders
+
+
+def _check_inputs(tasks: dict[str, Task], train: dict[str, list[GraphSample]], epochs: int, lr: float,
+                  batch_size: int) -> None:
+    if not tasks:
+        raise ConfigError("No task to train. Expected at least 1. Got 0.")
+    for name in tasks:
+        if not train.get(name):
+            raise DataError(f"No training sample for task {name!r}. Expected at least 1. Got 0.")
+    for field, value, ok in (("epochs", epochs, isinstance(epochs, int) and epochs >= 1),
+                             ("lr", lr, isinstance(lr, (int, float)) and lr > 0),
+                             ("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1)):
+        if not ok:
+            raise ConfigError(invalid(field, "training", "a positive number", value))
+
+
+def fit(
+    model: torch.nn.Module, tasks: dict[str, Task], train_samples: dict[str, list[GraphSample]],
+    val_samples: dict[str, list[GraphSample]], *, epochs: int, lr: float, batch_size: int = 16, seed: int = 0,
+    device: str | torch.device = "cpu", out_dir: str | os.PathLike[str], resume: bool = False,
+    progress: bool = True, extra_state: dict[str, Any] | None = None, parameters: Any = None,
+) -> list[dict[str, Any]]:
+    """Train ``model`` on ``tasks`` with Adam and the mean of the task losses; checkpoint each epoch.
+
+    Parameters
+    ----------
+    model : any module with ``forward(task, batch) -> {output: logits}``.
+    tasks : task name -> Task (gives ``loss`` and ``evaluate``).
+    train_samples, val_samples : task name -> graphs. Validation metrics are computed every epoch.
+    out_dir : where checkpoints and ``metrics.jsonl`` go.
+    resume : continue from the checkpoint in ``out_dir`` (a finished run returns its history).
+    extra_state : JSON-able dict stored in ``checkpoint.json`` (e.g. the learner's own settings).
+    parameters : what Adam optimises (default: every parameter that requires grad).
+
+    Returns
+    -------
+    list of dict
+        One record per epoch: ``{"epoch", "loss", "train_loss": {task: ..}, "val": {task: {metric: ..}}, "seconds"}``.
+    """
+    from tqdm.auto import tqdm
+
+    from backpack.training.evaluate import evaluate_model
+
+    _check_inputs(tasks, train_samples, epochs, lr, batch_size)
+    dev = resolve_device(device)
+    out = Path(out_dir)
+    model.to(dev)
+    params = [p for p in (parameters if parameters is not None else model.parameters()) if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=lr)
+    start, history = 0, []
+    if resume:
+        if not (out / CHECKPOINT).is_file():
+            raise RunError(f"Cannot resume: missing file {str(out / CHECKPOINT)!r} (no epoch finished yet).")
+        start, history, _ = load_checkpoint(out, model, optimizer)
+        history = [r for r in history if r.get("epoch", 0) <= start]
+    elif (out / CHECKPOINT).exists():
+        raise RunError(f"Run folder {str(out)!r} already holds a checkpoint. Use resume (--resume) or another folder.")
+    names = sorted(tasks)
+    sizes = {t: len(train_samples[t]) for t in names}
+    bar = tqdm(range(start + 1, epochs + 1), desc="epochs", disable=not progress, file=sys.stderr,
+               initial=start, total=epochs)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        torch.manual_seed(seed * 1_000_003 + epoch)  # dropout: the same per epoch, resumed or not
+        steps, orders = epoch_orders(sizes, batch_size, seed, epoch)
+        model.train()
+        sums = {t: 0.0 for t in names}
+        for step in tqdm(range(steps), desc=f"epoch {epoch}", leave=False, disable=not progress, file=sys.stderr):
+            losses = []
+            for t in names:
+                idx = orders[t][step * batch_size:(step + 1) * batch_size]
+                batch = GraphBatch.collate([train_samples[t][i] for i in idx]).to(dev, non_blocking=True)
+                loss = tasks[t].loss(model(t, batch), batch)
+                losses.append(loss)
+                sums[t] += float(loss.detach())
+            total = torch.stack(losses).mean()
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+        train_loss = {t: sums[t] / steps for t in names}
+        val = evaluate_model(model, tasks, val_samples, dev, seed=seed) if val_samples else {}
+        record = {"epoch": epoch, "loss": float(np.mean(list(train_loss.values()))), "train_loss": train_loss,
+                  "val": val, "seconds": round(time.perf_counter() - t0, 3)}
+        history.append(record)
+        save_checkpoint(out, model, optimizer, epoch, history, extra_state)
+        bar.set_postfix(loss=f"{record['loss']:.3f}")
+    return history

@@ -1,0 +1,20 @@
+"""Fixtures of the task tests: one tiny synthetic dataset per session (read-only for tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# small enough that a 2-epoch, 4-task run takes a few seconds on 2 cores
+TINY = dict(dim=32, num_verbs=6, num_nouns=8, lta_videos=(3, 2), oscc_clips=(32, 16), video_seconds=(60.0, 90.0))
+TINY_MODEL = dict(hidden=32, layers=2, feat_dim=16, batch_size=8)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny synthetic dataset in the Ego4D layout (seed 0)."""
+    from backpack.tasks.data import SIZES, write_synthetic
+    from backpack.tasks.data.synthetic import with_overrides
+
+    return write_synthetic(tmp_path_factory.mktemp("tiny") / "data", seed=0, size=with_overrides(SIZES["small"], **TINY))
