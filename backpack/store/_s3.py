@@ -30,13 +30,35 @@ def split_s3_url(url: str) -> tuple[str, str]:
         raise BackpackError(invalid("URL", "S3Backend", "'s3://bucket/prefix'", repr(url)))
     bucket, _, prefix = url[len("s3://") :].partition("/")
     prefix = prefix.strip("/")
-    if not bucket or "@" in bucket or (prefix and check_key(prefix) != prefix):
-        raise BackpackError(invalid("URL", "S3Backend", "'s3://bucket/prefix'", repr(url)))
+    bad_prefix = False
+    if prefix:
+        try:
+            check_key(prefix)
+        except BackpackError:
+            bad_prefix = True
+    if not bucket or "@" in bucket or bad_prefix:
+        raise BackpackError(invalid("URL", "S3Backend", "'s3://bucket/prefix' without '..' or '//'", repr(url)))
     return bucket, prefix
 
 
-def _fs_options(storage_options: dict[str, Any] | None) -> dict[str, Any]:
+# fsspec's own options, on top of the named parameters of s3fs.S3FileSystem (which swallows
+# unknown keywords silently: a typo like `endpoint=` would go unnoticed and reach AWS).
+_FSSPEC_OPTIONS = {"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache", "batch_size"}
+
+
+def _fs_options(storage_options: dict[str, Any] | None, url: str) -> dict[str, Any]:
+    import inspect
+
+    import s3fs
+
     opts = dict(storage_options or {})
+    known = {p for p in inspect.signature(s3fs.S3FileSystem.__init__).parameters if p not in ("self", "kwargs")}
+    known |= _FSSPEC_OPTIONS
+    unknown = sorted(set(opts) - known)
+    if unknown:
+        raise BackpackError(
+            invalid("storage_options", f"store {url!r}", f"s3fs options, one of {sorted(known)}", unknown)
+        )
     # Listings must be fresh: the version list decides the next number and what `latest` is.
     opts.setdefault("use_listings_cache", False)
     return opts
@@ -59,13 +81,13 @@ class S3Backend(Backend):
     def __init__(self, url: str, read_only: bool = True, storage_options: dict[str, Any] | None = None) -> None:
         super().__init__(url.rstrip("/"), read_only)
         self.bucket, self.prefix = split_s3_url(url)
-        self.storage_options = _fs_options(storage_options)
         try:
             import s3fs
         except ModuleNotFoundError as exc:  # pragma: no cover - s3fs is in both lock files
             raise BackpackError(
                 f"Cannot open {url!r}: the s3 backend needs {exc.name!r} (pip install 'backpack[s3]')."
             ) from exc
+        self.storage_options = _fs_options(storage_options, url)
         try:
             self.fs = s3fs.S3FileSystem(**self.storage_options)
         except TypeError as exc:

@@ -1,0 +1,135 @@
+"""S3 backend specifics on the local moto server: URLs, conditional PUT, fresh listings, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from store_data import NOUNS, VERBS, add, make_task
+
+from backpack.errors import BackpackError, ConflictError, NotAStoreError, NotFoundError, ReadOnlyError
+from backpack.store import Backpack, open_backend
+from backpack.store._s3 import S3Backend, split_s3_url
+
+pytestmark = pytest.mark.s3
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("s3://b/p", ("b", "p")), ("s3://b", ("b", "")), ("s3://b/a/b/", ("b", "a/b")), ("S3://b/x", ("b", "x"))],
+)
+def test_split_url(url: str, expected: tuple[str, str]) -> None:
+    assert split_s3_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["s3://", "s3:///prefix", "http://b/p", "s3://b/../x", "s3://user@b/p"])
+def test_split_url_refuses_bad_urls(url: str) -> None:
+    with pytest.raises(BackpackError, match="Invalid value for 'URL'"):
+        split_s3_url(url)
+
+
+def test_dispatch_and_prefix(s3_url: str, s3_storage_options: dict[str, Any]) -> None:
+    b = open_backend(s3_url, "a", s3_storage_options)
+    assert isinstance(b, S3Backend) and not b.read_only
+    b.write("k.json", b"x")
+    # The key lives under the prefix, nowhere else in the bucket.
+    bucket, prefix = split_s3_url(s3_url)
+    assert b.fs.cat_file(f"{bucket}/{prefix}/k.json") == b"x"
+    sibling = open_backend(s3_url + "-other", "r", s3_storage_options)
+    assert sibling.list("") == [] and not sibling.exists("k.json")
+
+
+def test_conditional_put_keeps_the_first_value(s3_url: str, s3_storage_options: dict[str, Any]) -> None:
+    a = open_backend(s3_url, "a", s3_storage_options)
+    b = open_backend(s3_url, "a", s3_storage_options)
+    a.create_exclusive("versions/00000001.json", b"first")
+    with pytest.raises(ConflictError, match="already exists"):
+        b.create_exclusive("versions/00000001.json", b"second")
+    assert b.read("versions/00000001.json") == b"first"
+
+
+def test_listing_is_never_stale(s3_url: str, s3_storage_options: dict[str, Any]) -> None:
+    reader = open_backend(s3_url, "r", s3_storage_options)
+    writer = open_backend(s3_url, "a", s3_storage_options)
+    assert reader.list("versions/") == []
+    for i in range(1, 4):
+        writer.create_exclusive(f"versions/{i:08d}.json", b"{}")
+        assert reader.list("versions/") == [f"versions/{j:08d}.json" for j in range(1, i + 1)]
+    writer.delete("versions/00000002.json")
+    assert reader.list("versions/") == ["versions/00000001.json", "versions/00000003.json"]
+
+
+def test_directory_prefix_is_not_a_key(s3_url: str, s3_storage_options: dict[str, Any]) -> None:
+    b = open_backend(s3_url, "a", s3_storage_options)
+    b.write("data/t/zarr.json", b"{}")
+    assert not b.exists("data/t") and b.exists("data/t/zarr.json")
+    with pytest.raises(NotFoundError):
+        b.read("data/t")
+    with pytest.raises(NotFoundError):
+        b.size("data/t")
+
+
+def test_sizes_and_disk_usage(s3_url: str, s3_storage_options: dict[str, Any]) -> None:
+    b = open_backend(s3_url, "a", s3_storage_options)
+    b.write("d/a", b"12345")
+    b.write("d/sub/b", b"123")
+    b.write("e", b"1")
+    assert b.size("d/a") == 5 and b.disk_usage("d/") == 8 and b.disk_usage("") == 9
+
+
+def test_read_only_handle(s3_url: str, s3_storage_options: dict[str, Any]) -> None:
+    b = open_backend(s3_url, "r", s3_storage_options)
+    for call in (lambda: b.write("x", b""), lambda: b.create_exclusive("x", b""), lambda: b.delete("x")):
+        with pytest.raises(ReadOnlyError, match="read-only"):
+            call()
+    assert b.list("") == []
+
+
+def test_missing_bucket(s3_server: str, s3_storage_options: dict[str, Any]) -> None:
+    with pytest.raises(NotAStoreError, match="is not a backpack store"):
+        Backpack.open("s3://no-such-bucket-xyz/store", storage_options=s3_storage_options)
+    with pytest.raises(NotFoundError, match="Bucket 'no-such-bucket-xyz'"):
+        Backpack.create("s3://no-such-bucket-xyz/store", verbs=VERBS, nouns=NOUNS, storage_options=s3_storage_options)
+
+
+def test_bad_storage_option(s3_url: str) -> None:
+    with pytest.raises(BackpackError, match="storage_options.*no_such_option"):
+        open_backend(s3_url, "r", {"no_such_option": 1})
+
+
+def test_options_default_to_the_environment(s3_url: str, s3_storage_options: dict[str, Any]) -> None:
+    # tests/conftest.py puts endpoint and credentials in AWS_* variables, as a user would.
+    bp = Backpack.create(s3_url, verbs=VERBS, nouns=NOUNS)
+    with bp.new_version(message="env") as v:
+        add(v, "ar", make_task(1))
+    again = Backpack.open(s3_url, storage_options=s3_storage_options)
+    assert again.versions() == [1] and again.manifest.message == "env"
+
+
+def test_corrupted_object_is_named(s3_url: str, s3_storage_options: dict[str, Any]) -> None:
+    bp = Backpack.create(s3_url, verbs=VERBS, nouns=NOUNS, storage_options=s3_storage_options)
+    data = make_task(4)
+    with bp.new_version() as v:
+        add(v, "ar", data)
+    backend = open_backend(s3_url, "a", s3_storage_options)
+    chunk = [k for k in backend.list(bp.manifest.tasks["ar"].path + "prototypes/") if "/c/" in k][0]
+    raw = bytearray(backend.read(chunk))
+    raw[len(raw) // 2] ^= 0x01
+    backend.write(chunk, bytes(raw))
+    problems = Backpack.open(s3_url, storage_options=s3_storage_options).verify()
+    assert len(problems) == 1
+    assert "version 1" in problems[0] and "'ar'" in problems[0] and "'prototypes'" in problems[0]
+
+
+def test_search_on_s3_matches_local(s3_url: str, s3_storage_options: dict[str, Any], tmp_path: Any) -> None:
+    data = make_task(7, count=60, dim=12)
+    for url, opts in ((s3_url, s3_storage_options), (str(tmp_path / "local"), None)):
+        bp = Backpack.create(url, verbs=VERBS, nouns=NOUNS, storage_options=opts)
+        with bp.new_version() as v:
+            add(v, "ar", data)
+    q = np.random.default_rng(0).normal(size=(5, 12)).astype(np.float32)
+    s_remote, i_remote = Backpack.open(s3_url, storage_options=s3_storage_options).task("ar").search(q, 4)
+    s_local, i_local = Backpack.open(tmp_path / "local").task("ar").search(q, 4)
+    np.testing.assert_array_equal(i_remote, i_local)
+    np.testing.assert_allclose(s_remote, s_local, rtol=1e-6)
