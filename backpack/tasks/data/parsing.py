@@ -147,7 +147,10 @@ def parse_clips(
     """
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("clips"), list):
-        got = type(data.get("clips")).__name__ if isinstance(data, dict) else type(data).__name__
+        if not isinstance(data, dict):
+            got = f"a JSON {type(data).__name__}"
+        else:
+            got = "no key 'clips'" if "clips" not in data else f"a {type(data['clips']).__name__}"
         raise DataError(invalid("clips", str(path), "a list under the key 'clips'", got))
     clips: list[T] = []
     seen: set[object] = set()
