@@ -56,10 +56,10 @@ def _load_native() -> GraphEngine:
     return NativeEngine()
 
 
-def _load_dgl() -> GraphEngine:
+def _load_dgl(strict: bool = True) -> GraphEngine:
     from backpack.backbone.dgl_engine import DGLEngine
 
-    return DGLEngine()
+    return DGLEngine(strict=strict)
 
 
 # name -> factory; factories import their module lazily so that DGL is only touched when asked for.
@@ -96,7 +96,9 @@ def get_engine(name: "str | GraphEngine | None" = "auto") -> GraphEngine:
     ----------
     name : {"auto", "dgl", "native"} or GraphEngine or None
         ``"auto"`` (or None) picks DGL when it imports and the native engine otherwise; an engine
-        instance is returned as is.
+        instance is returned as is. The DGL engine that ``"auto"`` picks is not strict: on a
+        device its DGL build cannot use (CUDA with the CPU-only PyPI wheel) it runs the native
+        engine there; ``"dgl"`` raises a ConfigError in that case instead.
 
     Raises
     ------
@@ -112,8 +114,8 @@ def get_engine(name: "str | GraphEngine | None" = "auto") -> GraphEngine:
             f"Unknown graph engine {name!r}. Expected one of: {', '.join(engine_names())}."
         )
     if name == "auto":
-        name = "dgl" if dgl_available() else "native"
-    elif name == "dgl" and not dgl_available():
+        return _load_dgl(strict=False) if dgl_available() else ENGINES["native"]()
+    if name == "dgl" and not dgl_available():
         raise ConfigError(
             "Graph engine 'dgl' is not available: DGL could not be imported "
             f"({_DGL_STATE.get('error', 'unknown error')}). DGL 2.1 needs torch <= 2.2.1; "

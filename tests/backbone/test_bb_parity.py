@@ -76,3 +76,26 @@ def test_engine_primitives_match_on_permuted_nodes() -> None:
         a = getattr(get_engine("native"), prim)(shuffled, h)
         b = getattr(get_engine("dgl"), prim)(shuffled, h)
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6, msg=prim)
+
+
+def test_device_without_dgl_support_strict_raises_auto_falls_back(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # pretend this DGL build cannot use the CPU, as the CPU-only PyPI wheel cannot use CUDA
+    from backpack.backbone import dgl_engine
+    from backpack.errors import ConfigError
+
+    monkeypatch.setitem(dgl_engine._DEVICE_OK, "cpu", False)
+    batch = GraphBatch.collate(mixed_samples(seed=2))
+    h = torch.randn(batch.num_nodes, 4, generator=torch.Generator().manual_seed(0))
+    strict = get_engine("dgl")
+    with pytest.raises(ConfigError, match="Graph engine 'dgl' cannot run on device 'cpu'.*--graph-engine native"):
+        strict.mean_neighbours(batch, h)
+    auto = get_engine("auto")
+    assert auto.name == "dgl" and repr(auto) == "DGLEngine(strict=False)"
+    with caplog.at_level("WARNING", logger="backpack.backbone.dgl_engine"):
+        out = auto.mean_neighbours(batch, h)
+        pooled = auto.max_pool(batch, h)
+    native = get_engine("native")
+    torch.testing.assert_close(out, native.mean_neighbours(batch, h))
+    torch.testing.assert_close(pooled, native.max_pool(batch, h))
+    assert "dgl.graph" not in batch.cache  # DGL was not used
+    assert sum("no cpu support" in r.getMessage() for r in caplog.records) == 1  # warned once
