@@ -109,6 +109,12 @@ class DGLEngine(GraphEngine):
     def __repr__(self) -> str:
         return "DGLEngine()" if self.strict else "DGLEngine(strict=False)"
 
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # the engine "auto" picked unpickles as "auto" (native where DGL is missing)
+        from backpack.backbone.engine import get_engine
+
+        return (get_engine, ("dgl" if self.strict else "auto",))
+
     def max_pool(self, batch: GraphBatch, h: Tensor) -> Tensor:
         return self._pool(batch, h, "max")
 

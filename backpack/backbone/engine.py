@@ -49,6 +49,10 @@ class GraphEngine(abc.ABC):
     def __hash__(self) -> int:
         return hash(self.name)
 
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # pickled by name: a model pickled with one engine unpickles wherever that engine loads
+        return (get_engine, (self.name,))
+
 
 def _load_native() -> GraphEngine:
     from backpack.backbone.native import NativeEngine

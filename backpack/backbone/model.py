@@ -12,8 +12,6 @@ from backpack.backbone.layers import PositionalEncoding, SAGELayer, TRNEncoder
 from backpack.backbone.layers._check import positive_int, probability
 from backpack.errors import ConfigError
 
-EngineLike = "str | GraphEngine | None"
-
 
 class _Backbone(nn.Module):
     """Shared frame: TRN encoder + positional encoding -> L blocks -> residual around the blocks.

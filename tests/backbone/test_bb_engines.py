@@ -121,3 +121,12 @@ def test_engines_on_cuda(name: str) -> None:
     engine = get_engine(name)
     torch.testing.assert_close(engine.mean_neighbours(gpu, h.cuda()).cpu(), dense_mean_neighbours(batch, h))
     torch.testing.assert_close(engine.max_pool(gpu, h.cuda()).cpu(), loop_max_pool(batch, h))
+
+
+@pytest.mark.parametrize("name", ["auto", *AVAILABLE_ENGINES])
+def test_engines_pickle_by_name(name: str) -> None:
+    import pickle
+
+    engine = get_engine(name)
+    clone = pickle.loads(pickle.dumps(engine))
+    assert type(clone) is type(engine) and clone.name == engine.name and repr(clone) == repr(engine)

@@ -50,3 +50,23 @@ print(json.dumps({"auto": model.engine.name, "available": dgl_available(), "err"
 """)
     assert result["auto"] == "native" and result["available"] is False and result["shape"] == [8, 16]
     assert "Graph engine 'dgl' is not available" in result["err"] and "native" in result["err"]
+
+
+def test_model_pickled_with_auto_dgl_unpickles_without_dgl(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # pickled where "auto" may mean DGL; loaded where DGL is missing: the engine comes back as native
+    import pickle
+
+    import torch
+
+    from backpack.backbone import build_backbone
+
+    torch.manual_seed(0)
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(build_backbone("graph", in_dim=8, hidden=16, engine="auto")))
+    result = _run(f"""
+import sys, pickle, json
+sys.modules["dgl"] = None
+model = pickle.loads(open({str(path)!r}, "rb").read())
+print(json.dumps({{"engine": model.engine.name}}))
+""")
+    assert result == {"engine": "native"}
