@@ -113,22 +113,40 @@ class FeatureCache:
         return self.cache_dir / f"{source.stem}.{source_key(source)}.npy"
 
     def load(self, source: str | os.PathLike[str]) -> np.ndarray:
-        """Return the features of ``source`` as a read-only float32 memory map, converting once."""
+        """Return the features of ``source`` as a read-only float32 memory map, converting once.
+
+        A cache entry that cannot be read back (damaged after it was written) is rebuilt.
+        """
         source = Path(source)
         dest = self.entry(source)
         if not dest.exists():
-            arr = read_feature_file(source)
-            try:
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                atomic_save_npy(arr, dest)
-            except OSError as exc:
-                raise DataError(
-                    f"Cannot write the feature cache {str(self.cache_dir)!r} ({exc.strerror or exc}). "
-                    "Pass a writable cache_dir."
-                ) from None
-            self.conversions += 1
-        try:
-            return np.load(dest, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as exc:  # a cache file damaged after the fact: rebuild it
+            self._convert(source, dest)
+        arr = self._open(dest)
+        if arr is None:
             dest.unlink(missing_ok=True)
-            raise DataError(f"Damaged cache file {str(dest)!r} removed ({exc}); load the dataset again.") from None
+            self._convert(source, dest)
+            arr = self._open(dest)
+            if arr is None:
+                raise DataError(f"Cannot read back the cache file {str(dest)!r} just written.")
+        return arr
+
+    @staticmethod
+    def _open(dest: Path) -> np.ndarray | None:
+        try:
+            arr = np.load(dest, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        ok = isinstance(arr, np.ndarray) and arr.dtype == np.float32 and arr.ndim == 2 and arr.size > 0
+        return arr if ok else None
+
+    def _convert(self, source: Path, dest: Path) -> None:
+        arr = read_feature_file(source)
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            atomic_save_npy(arr, dest)
+        except OSError as exc:
+            raise DataError(
+                f"Cannot write the feature cache {str(self.cache_dir)!r} ({exc.strerror or exc}). "
+                "Pass a writable cache_dir."
+            ) from None
+        self.conversions += 1
