@@ -1,0 +1,72 @@
+"""``backpack train`` / ``backpack evaluate`` through click's CliRunner (native engine: runs in both envs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from backpack.cli.main import cli
+
+SMALL = ["--hidden", "32", "--feat-dim", "16", "--batch-size", "8", "--graph-engine", "native", "--device", "cpu"]
+
+
+def runner() -> CliRunner:
+    try:
+        return CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        return CliRunner()  # click >= 8.2 keeps stderr apart by default
+
+
+def test_train_then_evaluate_json(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    r = runner().invoke(cli, ["train", "--data", str(tiny_data), "--tasks", "oscc,pnr", "--out", str(out),
+                              "--epochs", "1", "--json", *SMALL])
+    assert r.exit_code == 0, r.stderr
+    trained = json.loads(r.stdout)  # stdout holds only JSON
+    assert trained["epoch"] == 1 and set(trained["val"]) == {"oscc", "pnr"}
+    r = runner().invoke(cli, ["evaluate", str(out), "--data", str(tiny_data), "--json", "--device", "cpu",
+                              "--graph-engine", "native"])
+    assert r.exit_code == 0, r.stderr
+    metrics = json.loads(r.stdout)
+    assert set(metrics) == {"oscc", "pnr"}  # only the run's tasks
+    assert set(metrics["oscc"]) == {"accuracy"} and set(metrics["pnr"]) == {"loc_error_s"}
+    assert 0.0 <= metrics["oscc"]["accuracy"] <= 100.0 and metrics["pnr"]["loc_error_s"] >= 0.0
+    assert metrics["oscc"]["accuracy"] == pytest.approx(trained["val"]["oscc"]["accuracy"])
+
+
+def test_evaluate_text_output(tiny_run: Path, tiny_data: Path) -> None:
+    r = runner().invoke(cli, ["evaluate", str(tiny_run), "--data", str(tiny_data), "--device", "cpu"])
+    assert r.exit_code == 0, r.stderr
+    assert "ar: verb_top1" in r.stdout and "lta: verb_ed" in r.stdout
+
+
+@pytest.mark.parametrize("cmd", ["train", "evaluate"])
+def test_help_has_an_example(cmd: str) -> None:
+    r = runner().invoke(cli, [cmd, "--help"])
+    assert r.exit_code == 0 and "Examples:" in r.stdout and f"backpack {cmd}" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [(["--tasks", "ar,nope"], "Unknown task 'nope'"), (["--tasks", "ar", "--limit", "ar"], "TASK=N"),
+     (["--tasks", "ar", "--limit", "lta=4"], "'limit'"), (["--tasks", "ar", "--data", "/nonexistent"], "does not exist")],
+)
+def test_train_bad_input_exits_2(tiny_data: Path, tmp_path: Path, args: list[str], match: str) -> None:
+    base = ["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--epochs", "1", *SMALL]
+    r = runner().invoke(cli, base + args)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert match in r.stderr and r.stdout == ""
+
+
+def test_evaluate_incompatible_run_exits_2(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    bad = Path(shutil.copytree(tiny_run, tmp_path / "old"))
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["format_version"] = 0
+    (bad / "config.json").write_text(json.dumps(cfg))
+    r = runner().invoke(cli, ["evaluate", str(bad), "--data", str(tiny_data), "--json"])
+    assert r.exit_code == 2 and "format_version" in r.stderr and r.stdout == ""
