@@ -63,7 +63,7 @@ class ZipBackend(Backend):
         try:
             with self._lock:
                 return self._zip.read(info)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError: a damaged entry
             raise BundleError(f"Entry {key!r} of bundle {self.url!r} cannot be read: {exc}.") from exc
 
     def write(self, key: str, data: bytes) -> None:

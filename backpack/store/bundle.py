@@ -115,9 +115,9 @@ def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, bundle: str
                 if written > info.file_size:  # the header lied: stop before filling the disk
                     raise BundleError(f"Entry {info.filename!r} of bundle {bundle!r} is larger than declared.")
                 out.write(chunk)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        if isinstance(exc, BackpackError):
-            raise
+    except BackpackError:
+        raise
+    except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError, OSError: all "damaged"
         raise BundleError(f"Entry {info.filename!r} of bundle {bundle!r} is truncated or corrupted: {exc}.") from None
     if written != info.file_size:
         raise BundleError(
