@@ -77,7 +77,7 @@ class CrossTaskInteraction(nn.Module):
         self.outputs = {o: int(c) for o, c in outputs.items()}
         self._views = dict(store_tasks)  # searched, never trained
         for name, view in store_tasks.items():
-            protos = torch.as_tensor(np.ascontiguousarray(view.prototypes, dtype=np.float32))
+            protos = torch.from_numpy(np.array(view.prototypes, dtype=np.float32))  # a private, writable copy
             if protos.dim() != 2 or protos.shape[1] != self.dims[name]:
                 raise ConfigError(
                     invalid("prototypes", f"store task {name!r}", f"[P, {self.dims[name]}]", list(protos.shape))

@@ -1,0 +1,187 @@
+"""Learn a novel task with the backpack (EgoPack) or without it (MTL+FT), load and evaluate it."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from backpack.errors import DataError, RunError, StoreError
+from backpack.learner.runs import (
+    LEARNER, LearnConfig, is_learner_dir, open_store, read_learn_config, split_store_ref,
+    store_content_hash,
+)
+
+
+@dataclass
+class LearnerRun:
+    """A run of ``backpack learn``: its folder, settings, base run config, model and store."""
+
+    dir: Path
+    config: LearnConfig
+    base: Any  # the base run's RunConfig
+    taxonomy: Any
+    model: Any  # NovelTaskModel
+    metrics_history: list[dict[str, Any]]
+    store: Any = None  # the opened Backpack (None for MTL+FT)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.dir / "weights.safetensors"
+
+
+def is_learner_run(run: Any) -> bool:
+    return isinstance(run, LearnerRun)
+
+
+def _store_tasks(bp: Any, config: LearnConfig) -> dict[str, Any]:
+    # a trained run uses the tasks it was trained with, even from a store that has grown since
+    names = list(config.store_tasks) or [t for t in bp.task_names if not (config.replace and t == config.task)]
+    return {t: bp.task(t) for t in names}
+
+
+def _build_model(base_model: Any, config: LearnConfig, taxonomy: Any, base: Any, bp: Any) -> Any:
+    from backpack.learner.model import NovelTaskModel
+    from backpack.tasks.registry import get_task
+
+    outputs = get_task(config.task).outputs(taxonomy)
+    if bp is not None and not config.no_backpack:
+        from backpack.learner.model import check_store_against_run
+
+        tasks = _store_tasks(bp, config)
+        # checked even when k = 0, so `--k 0` fails on exactly the stores EgoPack would refuse
+        check_store_against_run({t: int(h.feat_dim) for t, h in base_model.heads.items()}, tasks, config.task,
+                                where=f"store {bp.url!r} version {bp.version}")
+    else:
+        tasks = None
+    return NovelTaskModel(base_model, config.task, outputs, tasks, k=config.k, depth=config.depth,
+                          feat_dim=base.feat_dim, dropout=base.dropout)
+
+
+def learn_novel_task(data_root: str | os.PathLike[str], base_run: str | os.PathLike[str], store: str | None,
+                     out: str | os.PathLike[str], config: LearnConfig, *, device: str = "auto",
+                     features: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                     progress: bool = True) -> LearnerRun:
+    """Train task ``config.task`` on top of ``base_run`` (and the store ``STORE[@TAG]``) into ``out``.
+
+    Only the novel task's labels are used; backbone, heads, the new head and the interaction are
+    trained jointly (paper section 3.3). ``config.no_backpack`` (or ``k = 0``) is MTL+FT.
+    """
+    from backpack.tasks.data import Ego4DDataset
+    from backpack.tasks.registry import get_task
+    from backpack.training.checkpoint import atomic_write_json
+    from backpack.training.evaluate import check_data_fits
+    from backpack.training.run import load_run, write_run_files
+    from backpack.training.trainer import fit, resolve_device
+
+    out_dir = Path(out)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise RunError(f"Output folder {str(out_dir)!r} is not empty. Use another --out.")
+    dev = resolve_device(device)
+    base_run_obj = load_run(base_run, device="cpu", engine=config.engine)
+    ds = Ego4DDataset(data_root, features=features or base_run_obj.config.features, cache_dir=cache_dir)
+    check_data_fits(base_run_obj, ds)
+    bp = None
+    if not config.no_backpack:
+        if store is None:
+            raise StoreError("No store given. Pass --store STORE[@TAG], or --no-backpack for the MTL+FT baseline.")
+        bp = open_store(store)
+        tasks = _store_tasks(bp, config)
+        url = split_store_ref(store)[0]
+        url = url if "://" in url else str(Path(url).resolve())  # evaluable from any working folder
+        config = replace(config, store_url=url, store_version=int(bp.version),
+                         store_tasks=tuple(tasks), store_content=store_content_hash(bp, list(tasks)))
+    config = replace(config, base_run=str(Path(base_run).resolve()), data_fingerprint=ds.fingerprint())
+    torch.manual_seed(config.seed)  # the new head first, then the interaction: same head with or without it
+    model = _build_model(base_run_obj.model, config, ds.taxonomy, base_run_obj.config, bp)
+    task = get_task(config.task)
+    train = task.build_samples(ds, "train", train=True, seed=config.seed, limit=config.limit)
+    if not train:
+        raise DataError(f"No {config.task!r} training sample in {str(data_root)!r}. Expected at least 1. Got 0.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        val = task.build_samples(ds, "val", train=False, seed=config.seed) if _has_val(ds, config.task) else []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_run_files(out_dir, base_run_obj.config, ds.taxonomy)
+    atomic_write_json(out_dir / LEARNER, config.to_dict())
+    history = fit(model, {config.task: task}, {config.task: train}, {config.task: val} if val else {},
+                  epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, seed=config.seed, device=dev,
+                  out_dir=out_dir, progress=progress, extra_state={"kind": "egopack", "task": config.task})
+    model.eval()
+    return LearnerRun(out_dir, config, base_run_obj.config, ds.taxonomy, model, history, bp)
+
+
+def _has_val(ds: Any, task: str) -> bool:
+    from backpack.tasks.data import layout
+
+    return (layout.lta_file if task in ("ar", "lta") else layout.oscc_file)(Path(ds.root), "val").is_file()
+
+
+def load_learner_run(run_dir: str | os.PathLike[str], device: str = "cpu", engine: str | None = None,
+                     store: str | None = None) -> LearnerRun:
+    """Load a ``backpack learn`` run with the store version it was trained with.
+
+    ``store`` (``STORE[@TAG]``) evaluates against another store or version on purpose; without it
+    a store whose content at the recorded version differs from training time is refused.
+    """
+    import json
+
+    from backpack.training.checkpoint import METRICS, WEIGHTS, load_weights, read_checkpoint_info
+    from backpack.training.model import build_model
+    from backpack.training.run import read_config, read_taxonomy
+
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise RunError(f"Run folder {str(run)!r} does not exist.")
+    config = read_learn_config(run)
+    base = read_config(run)
+    taxonomy = read_taxonomy(run)
+    read_checkpoint_info(run)  # checks the checksums of every file before anything is loaded
+    bp = None
+    if config.uses_backpack or (store is not None and not config.no_backpack):
+        ref = store if store is not None else f"{config.store_url}@{config.store_version}"
+        bp = open_store(ref)
+        if store is None and store_content_hash(bp, list(config.store_tasks)) != config.store_content:
+            raise StoreError(
+                f"The store {config.store_url!r} version {config.store_version} is not the one run {str(run)!r} "
+                f"was trained with (its prototypes differ). Pass --store STORE[@V] to evaluate against it anyway."
+            )
+    base_model = build_model(list(base.tasks), taxonomy, base.in_dim, model=base.model, hidden=base.hidden,
+                             layers=base.layers, feat_dim=base.feat_dim, engine=engine or "auto",
+                             dropout=base.dropout, sub_segments=base.sub_segments)
+    model = _build_model(base_model, config, taxonomy, base, bp)
+    load_weights(run / WEIGHTS, model)
+    model.to(device).eval()
+    history = [json.loads(x) for x in (run / METRICS).read_text().splitlines() if x.strip()]
+    return LearnerRun(run, config, base, taxonomy, model, history, bp)
+
+
+def evaluate_learner_run(run_dir: str | os.PathLike[str], data_root: str | os.PathLike[str], split: str = "val",
+                         device: str = "auto", *, store: str | None = None, features: str | None = None,
+                         cache_dir: str | os.PathLike[str] | None = None, skip_missing: bool = False,
+                         engine: str | None = None, batch_size: int = 32) -> dict[str, dict[str, float]]:
+    """Metrics of a ``backpack learn`` run on ``split`` (same JSON shape as ``evaluate_run``)."""
+    from backpack.tasks.data import Ego4DDataset
+    from backpack.training.evaluate import check_data_fits, evaluate_model
+    from backpack.training.trainer import resolve_device
+
+    dev = resolve_device(device)
+    run = load_learner_run(run_dir, device=str(dev), engine=engine, store=store)
+    ds = Ego4DDataset(data_root, features=features or run.base.features, cache_dir=cache_dir,
+                      skip_missing=skip_missing)
+    check_data_fits(SimpleNamespace(dir=run.dir, taxonomy=run.taxonomy, config=run.base), ds)
+    task = run.model.task
+    samples = task.build_samples(ds, split, train=False, seed=run.config.seed)
+    if not samples:
+        raise DataError(f"No {task.name!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. Got 0.")
+    return evaluate_model(run.model, {task.name: task}, {task.name: samples}, dev, batch_size=batch_size,
+                          seed=run.config.seed)
+
+
+__all__ = ["LearnerRun", "evaluate_learner_run", "is_learner_dir", "is_learner_run", "learn_novel_task",
+           "load_learner_run"]
