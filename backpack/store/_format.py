@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from typing import Any
@@ -115,3 +116,23 @@ def check_format(meta: dict[str, Any], where: str) -> None:
             invalid("format_version", where, f"<= {FORMAT_VERSION}", fv)
             + " The store was written by a newer backpack; upgrade to read it."
         )
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 with a ``Z``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def check_vocabulary(values: Any, field: str) -> tuple[str, ...]:
+    """Verb or noun names: a non-empty sequence of distinct non-empty strings."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise BackpackError(invalid(field, "Backpack.create", "a sequence of non-empty strings", repr(values)[:80]))
+    values = tuple(values)
+    if not all(isinstance(v, str) and v for v in values):
+        raise BackpackError(invalid(field, "Backpack.create", "a sequence of non-empty strings", repr(values)[:80]))
+    if not values:
+        raise BackpackError(invalid(field, "Backpack.create", "at least one name", "none"))
+    dupes = sorted({v for v in values if values.count(v) > 1}) if len(set(values)) != len(values) else []
+    if dupes:
+        raise BackpackError(invalid(field, "Backpack.create", "distinct names", f"duplicates {dupes[:5]}"))
+    return values

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backpack.errors import BackpackError, ConflictError, NotAStoreError, NotFoundError, StoreError, invalid
 from backpack.store import _format as fmt
+from backpack.store import _tags as tags
+from backpack.store._format import check_vocabulary, utc_now
 from backpack.store._backend import Backend, open_backend
 from backpack.store.manifest import Manifest
 
 if TYPE_CHECKING:
     from backpack.store.taskview import TaskView
     from backpack.store.transaction import VersionWriter
-
-VersionRef = "int | str | None"
-
-
-def utc_now() -> str:
-    """Current UTC time, ISO 8601 with a ``Z``."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _check_vocab(values: Any, field: str) -> tuple[str, ...]:
-    if isinstance(values, str) or not all(isinstance(v, str) and v for v in values):
-        raise BackpackError(invalid(field, "Backpack.create", "a sequence of non-empty strings", repr(values)[:80]))
-    values = tuple(values)
-    if not values:
-        raise BackpackError(invalid(field, "Backpack.create", "at least one name", "none"))
-    dupes = sorted({v for v in values if values.count(v) > 1}) if len(set(values)) != len(values) else []
-    if dupes:
-        raise BackpackError(invalid(field, "Backpack.create", "distinct names", f"duplicates {dupes[:5]}"))
-    return values
-
 
 class Backpack:
     """A versioned store of task prototypes (see docs/store-format.md).
@@ -71,7 +52,7 @@ class Backpack:
         ConflictError
             If ``path`` already holds a store.
         """
-        verbs, nouns = _check_vocab(verbs, "verbs"), _check_vocab(nouns, "nouns")
+        verbs, nouns = check_vocabulary(verbs, "verbs"), check_vocabulary(nouns, "nouns")
         backend = open_backend(path, "a", storage_options)
         root = {
             "format": fmt.FORMAT_NAME, "format_version": fmt.FORMAT_VERSION, "created_at": utc_now(),
@@ -183,25 +164,10 @@ class Backpack:
 
     def tags(self) -> dict[str, int]:
         """Tag name -> version."""
-        out: dict[str, int] = {}
-        for key in self._backend.list(fmt.TAGS_PREFIX):
-            name = fmt.parse_tag_key(key)
-            if name is not None:
-                out[name] = self._read_tag(name)
-        return out
+        return tags.list_tags(self._backend)
 
     def _read_tag(self, name: str) -> int:
-        where = f"tag {name!r} of store {self.url!r}"
-        try:
-            obj = fmt.loads(self._backend.read(fmt.tag_key(name)), where)
-        except NotFoundError:
-            raise NotFoundError(
-                f"Unknown tag {name!r} in store {self.url!r}. Known tags: {sorted(self.tags())}."
-            ) from None
-        v = obj.get("version")
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise StoreError(invalid("version", where, "an integer >= 1", repr(v)))
-        return v
+        return tags.read_tag(self._backend, name)
 
     def resolve(self, version: int | str | None) -> int:
         """A version number from a number, a tag, ``"latest"`` or a digit string."""
@@ -245,27 +211,12 @@ class Backpack:
         """
         fmt.check_tag_name(name)
         self._backend._check_writable(f"tag {name!r}")
-        number = self.resolve(version)
-        data = fmt.dumps({"version": number, "created_at": utc_now()})
-        if force:
-            self._backend.write(fmt.tag_key(name), data)
-            return number
-        try:
-            self._backend.create_exclusive(fmt.tag_key(name), data)
-        except ConflictError:
-            current = self._read_tag(name)
-            if current != number:
-                raise ConflictError(
-                    f"Tag {name!r} already names version {current} in store {self.url!r}; "
-                    f"pass force=True to move it to {number}."
-                ) from None
-        return number
+        return tags.set_tag(self._backend, name, self.resolve(version), force)
 
     def delete_tag(self, name: str) -> None:
         """Delete tag ``name`` (the version it named stays)."""
         self._backend._check_writable(f"delete tag {name!r}")
-        self._read_tag(name)  # NotFoundError listing the known tags
-        self._backend.delete(fmt.tag_key(name))
+        tags.delete_tag(self._backend, name)
 
     # -- tasks --------------------------------------------------------------------------------
     def task(self, name: str) -> TaskView:
