@@ -81,7 +81,8 @@ def fit(
     tasks : task name -> Task (gives ``loss`` and ``evaluate``).
     train_samples, val_samples : task name -> graphs. Validation metrics are computed every epoch.
     out_dir : where checkpoints and ``metrics.jsonl`` go.
-    resume : continue from the checkpoint in ``out_dir`` (a finished run returns its history).
+    resume : continue from the checkpoint in ``out_dir`` (a finished run returns its history; a
+        run killed before its first checkpoint starts again from epoch 1).
     extra_state : JSON-able dict stored in ``checkpoint.json`` (e.g. the learner's own settings).
     parameters : what Adam optimises (default: every parameter that requires grad).
 
@@ -101,9 +102,7 @@ def fit(
     params = [p for p in (parameters if parameters is not None else model.parameters()) if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=lr)
     start, history = 0, []
-    if resume:
-        if not (out / CHECKPOINT).is_file():
-            raise RunError(f"Cannot resume: missing file {str(out / CHECKPOINT)!r} (no epoch finished yet).")
+    if resume and (out / CHECKPOINT).is_file():
         start, history, _ = load_checkpoint(out, model, optimizer)
         history = [r for r in history if r.get("epoch", 0) <= start]
     elif (out / CHECKPOINT).exists():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from backpack.backbone import GraphBatch
+from backpack.backbone import GraphBatch, dgl_available
 from backpack.tasks import get_task
 from backpack.tasks.data import Ego4DDataset
 from backpack.training import load_run, train_run
@@ -112,3 +112,35 @@ def test_mlp_baseline_trains(tiny_kw: dict, tiny_data: Path, tmp_path: Path) -> 
                     progress=False, **tiny_kw)
     assert type(run.model.backbone).__name__ == "MLPBackbone"
     assert type(load_run(tmp_path / "mlp").model.backbone).__name__ == "MLPBackbone"
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint(tiny_kw: dict, tiny_data: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    kw = dict(epochs=1, seed=0, device="cpu", engine="native", progress=False, **tiny_kw)
+
+    def die(*a, **k):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_mod, "save_checkpoint", die)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(tiny_data, "oscc", tmp_path / "r", **kw)
+    monkeypatch.undo()
+    assert not (tmp_path / "r" / "checkpoint.json").exists() and (tmp_path / "r" / "config.json").exists()
+    run = train_run(tiny_data, "oscc", tmp_path / "r", resume=True, **kw)
+    assert [r["epoch"] for r in run.metrics_history] == [1]
+    train_run(tiny_data, "oscc", tmp_path / "fresh", **kw)
+    assert metrics_lines(tmp_path / "r") == metrics_lines(tmp_path / "fresh")
+
+
+@pytest.mark.dgl
+@pytest.mark.skipif(not dgl_available(), reason="DGL is not importable here")
+def test_dgl_trained_run_evaluates_the_same_on_the_native_engine(tiny_kw: dict, tiny_data: Path,
+                                                                  tmp_path: Path) -> None:
+    from backpack.training.evaluate import evaluate_run
+
+    train_run(tiny_data, "ar,lta,oscc,pnr", tmp_path / "dgl", epochs=1, seed=0, device="cpu", engine="dgl",
+              progress=False, **tiny_kw)
+    with_dgl = evaluate_run(tmp_path / "dgl", tiny_data, device="cpu", engine="dgl")
+    native = evaluate_run(tmp_path / "dgl", tiny_data, device="cpu", engine="native")
+    for task in with_dgl:
+        assert native[task] == pytest.approx(with_dgl[task], abs=1e-3), task
