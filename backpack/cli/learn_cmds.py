@@ -1,0 +1,150 @@
+"""``backpack build``, ``backpack learn`` and ``backpack explain`` (EgoPack, issue 4).
+
+Only click and the standard library at import time; torch and the learner load inside commands.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+from backpack.cli._common import echo_json, handle_errors, log
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+@click.command("build")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
+@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option("--store", "store", required=True, help="Store to publish to (created if missing).")
+@click.option("--tag", default=None, help="Tag the new version with NAME.")
+@click.option("--message", "-m", default=None, help="Log message of the new version.")
+@click.option("--add-task", "add_task", default=None, metavar="T",
+              help="RUN is a `backpack learn` run of T: add only T's prototypes on top of its store version.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--graph-engine", "engine", default="auto", show_default=True,
+              type=click.Choice(["auto", "dgl", "native"]))
+@click.option("--batch-size", "batch_size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON on stdout.")
+@handle_errors
+def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str | None, add_task: str | None,
+              device: str, engine: str, batch_size: int, as_json: bool) -> None:
+    """Build the backpack: per-(verb, noun) prototypes of every head of RUN, as a new store version.
+
+    Forwards the AR train clips (centred sub-segments) through RUN's backbone and heads and
+    averages each head's features per (verb, noun) pair (float64 sums, streaming).
+
+    \b
+    Examples:
+      backpack build runs/mtl --data data/ --store store/ --tag mtl-v1
+      backpack build runs/oscc --data data/ --store store/ --add-task oscc
+    """
+    from backpack.learner.build import build_prototypes
+    from backpack.learner.learn import load_learner_run
+    from backpack.learner.runs import is_learner_dir
+    from backpack.tasks.data import Ego4DDataset
+    from backpack.training.run import load_run
+    from backpack.training.trainer import resolve_device
+
+    dev = str(resolve_device(device))
+    run = load_learner_run(run_dir, device=dev, engine=engine) if is_learner_dir(run_dir) else \
+        load_run(run_dir, device=dev, engine=engine)
+    features = getattr(run, "base", None) or run.config
+    ds = Ego4DDataset(data, features=features.features)
+    version = build_prototypes(run, ds, store, tag=tag, message=message, add_task=add_task,
+                               batch_size=batch_size, device=dev, progress=not as_json)
+    result = {"store": store, "version": version, "tag": tag, "added_task": add_task}
+    if as_json:
+        echo_json(result)
+    else:
+        log(f"Published version {version} of {store}" + (f" (tag {tag})" if tag else "") + ".")
+
+
+@click.command("learn")
+@click.option("--task", "task", required=True, help="The novel task: ar, lta, oscc or pnr.")
+@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option("--from", "base", required=True, type=click.Path(file_okay=False), help="The multi-task RUN.")
+@click.option("--store", "store", default=None, help="STORE[@TAG]: the backpack (not needed with --no-backpack).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN2 folder to write.")
+@click.option("--k", "k", default=4, show_default=True, type=click.IntRange(min=0),
+              help="Nearest prototypes per layer (0 = no interaction, i.e. MTL+FT).")
+@click.option("--depth", default=2, show_default=True, type=click.IntRange(min=1), help="Interaction layers.")
+@click.option("--no-backpack", "no_backpack", is_flag=True, help="Train the MTL+FT baseline: the new head only.")
+@click.option("--replace", is_flag=True, help="Learn a task the backpack already holds (its prototypes unused).")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="Use only N labelled training samples.")
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--batch-size", "batch_size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--graph-engine", "engine", default="auto", show_default=True,
+              type=click.Choice(["auto", "dgl", "native"]))
+@click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
+@handle_errors
+def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: int, depth: int, no_backpack: bool,
+              replace: bool, limit: int | None, epochs: int, lr: float, batch_size: int, seed: int, device: str,
+              engine: str, as_json: bool) -> None:
+    """Learn a novel task with the backpack (EgoPack, eq. 3) or without it (--no-backpack: MTL+FT).
+
+    \b
+    Examples:
+      backpack learn --task oscc --data data/ --from runs/mtl --store store/@mtl-v1 --out runs/oscc
+      backpack learn --task oscc --data data/ --from runs/mtl --no-backpack --out runs/oscc-ft
+      backpack learn --task oscc --data data/ --from runs/mtl --store store/ --out runs/k8 --k 8 --limit 100
+    """
+    from backpack.learner.learn import learn_novel_task
+    from backpack.learner.runs import LearnConfig
+    from backpack.tasks.registry import get_task
+
+    get_task(task)  # unknown names list the known ones
+    config = LearnConfig(task=task, k=k, depth=depth, no_backpack=no_backpack, replace=replace, limit=limit,
+                         epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, engine=engine)
+    run = learn_novel_task(data, base, store, out, config, device=device, progress=not as_json)
+    last = run.metrics_history[-1] if run.metrics_history else {}
+    result = {"run": str(run.dir), "task": task, "store": run.config.store_url or None,
+              "store_version": run.config.store_version, "epoch": last.get("epoch"), "loss": last.get("loss"),
+              "val": last.get("val", {})}
+    if as_json:
+        echo_json(_json_safe(result))
+    else:
+        log(f"Run written to {run.dir} (epoch {last.get('epoch')}, loss {last.get('loss', float('nan')):.4f}).")
+        for name, metrics in last.get("val", {}).items():
+            log(f"  {name}: " + ", ".join(f"{m} {v:.3f}" for m, v in metrics.items()))
+
+
+@click.command("explain")
+@click.argument("run_dir", metavar="RUN2", type=click.Path(file_okay=False))
+@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG files.")
+@click.option("--store", "store", default=None, help="STORE[@V] to use instead of the one RUN2 recorded.")
+@click.option("--split", default="val", show_default=True, help="Annotation split to explain.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--json", "as_json", is_flag=True, help="Print only the list of written files as JSON.")
+@handle_errors
+def explain_cmd(run_dir: str, data: str, out: str, store: str | None, split: str, device: str,
+                as_json: bool) -> None:
+    """Pictures of what a `backpack learn` run retrieves (paper Fig. 5) and, for AR, confusion matrices (Fig. 6).
+
+    \b
+    Examples:
+      backpack explain runs/oscc --data data/ --out pictures/
+      backpack explain runs/ar --data data/ --out pictures/ --json
+    """
+    from backpack.learner.explain import explain_run
+
+    files = explain_run(run_dir, data, out, store=store, split=split, device=device)
+    if as_json:
+        echo_json({"files": [str(f) for f in files]})
+    else:
+        for f in files:
+            log(f"wrote {f}")
