@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,3 +36,20 @@ def make_views() -> Callable[..., dict[str, ExactView]]:
         return {t: ExactView(t, rng.standard_normal((count, d)).astype(np.float32)) for t, d in dims.items()}
 
     return make
+
+
+TINY = dict(dim=16, num_verbs=4, num_nouns=6, lta_videos=(3, 2), oscc_clips=(24, 12), video_seconds=(90.0, 110.0))
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny synthetic data, a 1-epoch multi-task run (ar, lta, pnr) and a store built from it."""
+    from backpack.learner.build import build_prototypes
+    from backpack.tasks.data import Ego4DDataset, SyntheticConfig, write_synthetic
+    from backpack.training import load_run, train_run
+
+    root = tmp_path_factory.mktemp("learner")
+    data = write_synthetic(root / "data", seed=0, size=SyntheticConfig(**TINY))
+    train_run(data, "ar,lta,pnr", root / "mtl", epochs=1, hidden=32, feat_dim=16, device="cpu", progress=False)
+    build_prototypes(load_run(root / "mtl"), Ego4DDataset(data), str(root / "store"), tag="v1", progress=False)
+    return {"root": root, "data": data, "mtl": root / "mtl", "store": root / "store"}
