@@ -37,15 +37,40 @@ def version_arg(ref: str | None) -> int | str | None:
     return int(ref) if ref is not None and ref.isdigit() else ref
 
 
+# Values of these stay strings even when they look like numbers.
+_SECRET_KEYS = {"key", "secret", "token", "username", "password"}
+
+
+def _option_value(key: str, value: str) -> Any:
+    import json
+
+    low = value.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if key in _SECRET_KEYS:
+        return value
+    if value.strip().lstrip("-").isdigit():
+        return int(value)
+    if value.strip().startswith("{"):  # e.g. client_kwargs={"region_name": "eu-west-1"}
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            fail(f"Invalid value for '--storage-option {key}'. Expected a JSON object. Got {value!r}.", EXIT_USAGE)
+    return value
+
+
 def parse_storage_options(items: tuple[str, ...]) -> dict[str, Any] | None:
-    """``("endpoint_url=http://...", "anon=true")`` -> dict; ``true``/``false`` become booleans."""
+    """``("endpoint_url=http://...", "anon=true", "max_concurrency=4")`` -> dict.
+
+    ``true``/``false`` become booleans, integers ints (except credentials), ``{...}`` JSON objects.
+    """
     opts: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             fail(f"Invalid value for '--storage-option'. Expected KEY=VALUE. Got {item!r}.", EXIT_USAGE)
-        low = value.strip().lower()
-        opts[key.strip()] = True if low == "true" else False if low == "false" else value
+        opts[key] = _option_value(key, value)
     return opts or None
 
 

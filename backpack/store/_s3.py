@@ -52,7 +52,9 @@ def _fs_options(storage_options: dict[str, Any] | None, url: str) -> dict[str, A
     import s3fs
 
     opts = dict(storage_options or {})
-    known = {p for p in inspect.signature(s3fs.S3FileSystem.__init__).parameters if p not in ("self", "kwargs")}
+    # asynchronous/loop are ours to set: this backend calls s3fs synchronously.
+    internal = ("self", "kwargs", "asynchronous", "loop")
+    known = {p for p in inspect.signature(s3fs.S3FileSystem.__init__).parameters if p not in internal}
     known |= _FSSPEC_OPTIONS
     unknown = sorted(set(opts) - known)
     if unknown:

@@ -342,6 +342,20 @@ def test_newer_format_version(store: Path) -> None:
     assert_usage_error(run("inspect", store), "format_version", "99")
 
 
+def test_storage_option_values() -> None:
+    from backpack.cli._store_args import parse_storage_options
+
+    opts = parse_storage_options(("anon=TRUE", "use_ssl=false", "max_concurrency=4", "key=1234", "secret=0x9",
+                                  'client_kwargs={"region_name": "eu-west-1"}', "endpoint_url=http://h:1/p=q"))
+    assert opts == {"anon": True, "use_ssl": False, "max_concurrency": 4, "key": "1234", "secret": "0x9",
+                    "client_kwargs": {"region_name": "eu-west-1"}, "endpoint_url": "http://h:1/p=q"}
+    assert parse_storage_options(()) is None
+
+
+def test_storage_option_bad_json(pristine: Path) -> None:
+    assert_usage_error(run("inspect", pristine, "--storage-option", "client_kwargs={oops"), "JSON object")
+
+
 @pytest.mark.s3
 def test_s3_store_through_storage_options(s3_url: str, s3_storage_options: dict[str, str], tmp_path: Path) -> None:
     run_json("export", build_store(tmp_path / "src"), tmp_path / "b.zip")
