@@ -20,7 +20,8 @@ _QUERY_TILE_BYTES = 256 * 2**20  # bound the [tile, count] score matrix on the d
 def _faiss_gpu_index(view: TaskView, device: Any) -> Any | None:
     import faiss
 
-    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() <= 0:
+    # faiss GPU has flat and IVF indexes, not HNSW (that one uses the exact torch search).
+    if view.entry.index.type == "hnsw" or not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() <= 0:
         return None
     key = f"faiss:{device}"
     cached = view._device_cache.get(key)
@@ -28,7 +29,10 @@ def _faiss_gpu_index(view: TaskView, device: Any) -> Any | None:
         import faiss.contrib.torch_utils  # noqa: F401  (lets index.search take torch tensors)
 
         res = faiss.StandardGpuResources()
-        cached = (res, faiss.index_cpu_to_gpu(res, device.index or 0, view.index))
+        try:
+            cached = (res, faiss.index_cpu_to_gpu(res, device.index or 0, view.index))
+        except RuntimeError:  # e.g. a device faiss was not built for: the torch path still works
+            cached = (None, None)
         view._device_cache[key] = cached
     return cached[1]
 
