@@ -3,8 +3,6 @@
 Every mode prints ``READY`` once its imports are done. Modes:
 
 ``serve``                             a fork server for kill tests (commands on stdin, below)
-``load-writer STORE W SECONDS``       publish for SECONDS; print ``DONE seed version`` each
-``load-reader STORE SECONDS``         read complete versions for SECONDS; print a JSON summary
 ``query STORE``                       print search results of every task as JSON
 
 The fork server imports numpy, zarr and faiss once, then forks one child per command, so a kill
@@ -14,6 +12,7 @@ killed by that signal):
 
 ``publish STORE SEED KILL_AT``        publish one version; SIGKILL before write op KILL_AT (0: never)
 ``count STORE SEED``                  publish one version; answered ``OPS n`` first
+``load STORE W R SECONDS OUTDIR``     W writers and R readers for SECONDS (outputs in OUTDIR)
 ``loop KIND DELAY LOG ARGS...``       run KIND in a loop, logging BEGIN/DONE lines to LOG, and
                                       SIGKILL it after DELAY seconds. KIND: publish (STORE SEED0
                                       BIG), tag (STORE), import (BUNDLE DIR)
@@ -52,16 +51,17 @@ def query_results(bp: Backpack) -> dict[str, list]:
     return out
 
 
-def load_writer(store: str, writer: int, seconds: float) -> None:
+def load_writer(store: str, writer: int, seconds: float, out: Any) -> None:
     bp = Backpack.open(store, mode="a")
     end, seq = time.monotonic() + seconds, 0
     while time.monotonic() < end:
         seed = 1000 * (writer + 1) + seq
-        say("DONE", seed, publish(bp, seed))
+        out.write(f"DONE {seed} {publish(bp, seed)}\n")
+        out.flush()
         seq += 1
 
 
-def load_reader(store: str, seconds: float) -> None:
+def load_reader(store: str, seconds: float, out: Any) -> None:
     """Open the latest (or a random listed) version, check every array against its seed, search."""
     rng = random.Random(0)
     end = time.monotonic() + seconds
@@ -77,8 +77,8 @@ def load_reader(store: str, seconds: float) -> None:
         reads += 1
         seen.add(number)
         bad += [f"version {number}: {p}" for p in problems]
-    say(json.dumps({"reads": reads, "bad": bad[:10], "n_bad": len(bad), "latencies": latencies,
-                    "distinct": len(seen)}))
+    out.write(json.dumps({"reads": reads, "bad": bad[:10], "n_bad": len(bad), "latencies": latencies,
+                          "distinct": len(seen)}) + "\n")
 
 
 def _loop(kind: str, log: Any, args: list[str]) -> None:
@@ -120,6 +120,23 @@ def _child(words: list[str]) -> None:
             publish(bp, seed)
         if cmd == "count":
             say("OPS", len(disk.ops))
+    elif cmd == "load":  # load STORE WRITERS READERS SECONDS OUTDIR: fork them all, wait for all
+        store, writers, readers, seconds, outdir = words[1], int(words[2]), int(words[3]), float(words[4]), words[5]
+        pids = []
+        for i in range(writers + readers):
+            pid = os.fork()
+            if pid == 0:
+                name = f"w{i}" if i < writers else f"r{i - writers}"
+                with open(os.path.join(outdir, name), "w") as out:
+                    if i < writers:
+                        load_writer(store, i, seconds, out)
+                    else:
+                        load_reader(store, seconds, out)
+                os._exit(0)
+            pids.append(pid)
+        failed = [pid for pid in pids if os.waitpid(pid, 0)[1] != 0]
+        if failed:
+            raise RuntimeError(f"{len(failed)} load workers failed")
     elif cmd == "loop":
         with open(words[3], "wb", buffering=0) as log:
             _loop(words[1], log, words[4:])
@@ -154,10 +171,6 @@ def main(argv: list[str]) -> None:
     say("READY")
     if mode == "serve":
         serve()
-    elif mode == "load-writer":
-        load_writer(argv[1], int(argv[2]), float(argv[3]))
-    elif mode == "load-reader":
-        load_reader(argv[1], float(argv[2]))
     elif mode == "query":
         say(json.dumps(query_results(Backpack.open(argv[1]))))
     else:  # pragma: no cover - a test bug

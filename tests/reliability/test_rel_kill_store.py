@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,6 @@ from backpack.store import Backpack, import_bundle
 
 FULL = os.environ.get("BACKPACK_FAULTS_FULL") == "1"  # every kill point, more random kills
 KILLED = -signal.SIGKILL
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ForkServer]:
-    with ForkServer() as fs:
-        yield fs
 
 
 def test_kill_before_every_write_operation(server: ForkServer, tmp_path: Path) -> None:
