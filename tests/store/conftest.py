@@ -5,7 +5,9 @@ Backends
 ``LOCATIONS`` maps a backend kind to a function ``(request, tmp_path) -> (url, storage_options)``
 giving an *empty, writable* location of that kind. ``READ_KINDS`` are the kinds the read-only
 conformance tests run on (``zip`` is built by exporting a local store); ``WRITE_KINDS`` the kinds
-that can publish. To add S3 (the s3 tests' owner does this)::
+that can publish. ``memory`` is a test-only backend (memory_backend.py) that goes through the
+generic zarr adapter. S3 runs the same classes by subclassing them with its own fixtures
+(test_s3_conformance.py); adding it here instead would be::
 
     LOCATIONS["s3"] = lambda request, tmp: (
         request.getfixturevalue("s3_url"), request.getfixturevalue("s3_storage_options"))
@@ -17,18 +19,26 @@ that can publish. To add S3 (the s3 tests' owner does this)::
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from memory_backend import MemoryBackend
 from store_data import Reference, populate
 
-from backpack.store import Backpack
+from backpack.store import Backpack, register_backend
+
+# An in-memory backend (tests only): exercises the generic zarr adapter and backend registry.
+register_backend("mem", MemoryBackend)
 
 Location = Callable[[pytest.FixtureRequest, Path], "tuple[str, dict[str, Any] | None]"]
-LOCATIONS: dict[str, Location] = {"local": lambda request, tmp: (str(tmp / "store"), None)}
-READ_KINDS: list[Any] = ["local", "zip"]
-WRITE_KINDS: list[Any] = ["local"]
+LOCATIONS: dict[str, Location] = {
+    "local": lambda request, tmp: (str(tmp / "store"), None),
+    "memory": lambda request, tmp: (f"mem://{uuid.uuid4().hex}", None),
+}
+READ_KINDS: list[Any] = ["local", "zip", "memory"]
+WRITE_KINDS: list[Any] = ["local", "memory"]
 
 
 @pytest.fixture(params=WRITE_KINDS)
