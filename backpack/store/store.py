@@ -242,8 +242,10 @@ class Backpack:
     ) -> VersionWriter:
         """Start a version: ``with bp.new_version(message=...) as v: v.add_task(...)``.
 
-        ``parent=None`` starts from the latest version at commit time's start (if any); the new
-        version keeps every task of the parent that is not replaced or removed, by reference.
+        ``parent=None`` starts from the latest version when this is called (if any); pass a
+        number or tag to start from another. The new version keeps every task of the parent
+        that is not replaced or removed, by reference (no rewrite). After the commit this handle
+        reads the new version.
         """
         from backpack.store.transaction import VersionWriter
 

@@ -28,6 +28,8 @@ def verify_store(bp: Backpack, versions: list[int | str] | None = None) -> list[
         except BackpackError as exc:
             problems.append(f"version {number}: {exc}")
             continue
+        if manifest.verbs != bp.verbs or manifest.nouns != bp.nouns:
+            problems.append(f"version {number}: vocabulary differs from {fmt.ROOT_KEY}")
         for name, entry in manifest.tasks.items():
             where = f"version {number}, task {name!r}"
             for array_name, array_entry in entry.arrays.items():

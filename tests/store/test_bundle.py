@@ -175,3 +175,15 @@ def test_not_a_backpack_bundle(tmp_path: Path) -> None:
         zf.writestr("readme.txt", "hello")
     with pytest.raises(BundleError, match="not a backpack bundle"):
         import_bundle(tmp_path / "other.zip", tmp_path / "dest")
+
+
+def test_import_into_object_storage(bundle: Path, tmp_path: Path) -> None:
+    """Import to a URL backend (here the test memory backend): verified, root written last."""
+    import uuid
+
+    url = f"mem://{uuid.uuid4().hex}"
+    bp = import_bundle(bundle, url)
+    assert bp.versions() == [1] and bp.tags() == {"v1": 1} and bp.verify() == []
+    np.testing.assert_array_equal(bp.task("ar").prototypes, make_task(1).prototypes)
+    with pytest.raises(ConflictError, match="already exists"):
+        import_bundle(bundle, url)

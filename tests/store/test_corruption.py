@@ -173,3 +173,8 @@ def test_dangling_tag(bp: Backpack) -> None:
     (Path(bp.url) / "tags").mkdir(exist_ok=True)
     (Path(bp.url) / "tags" / "old.json").write_text(json.dumps({"version": 9}))
     assert Backpack.open(bp.url).verify() == ["tag 'old': names version 9, which does not exist"]
+
+
+def test_manifest_vocabulary_mismatch(bp: Backpack) -> None:
+    _edit_manifest(bp, 2, lambda m: m["vocabulary"]["nouns"].append("extra"))
+    assert Backpack.open(bp.url).verify() == ["version 2: vocabulary differs from backpack.json"]
