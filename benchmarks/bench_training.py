@@ -16,7 +16,6 @@ import statistics
 import time
 from pathlib import Path
 
-import pytest
 import torch
 
 from backpack.backbone import GraphBatch

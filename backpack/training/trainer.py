@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,10 +22,6 @@ from backpack.backbone.graph import GraphBatch, GraphSample
 from backpack.errors import ConfigError, DataError, RunError, invalid
 from backpack.tasks.base import Task
 from backpack.training.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
-
-
-class TaskModel(Protocol):
-    def __call__(self, task: str, batch: GraphBatch) -> dict[str, torch.Tensor]: ...
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
