@@ -62,7 +62,7 @@ class _Tax:
     nouns = tuple("defgh")
 
 
-@pytest.mark.parametrize("name", ["ar", "lta", "oscc", "pnr"])
+@pytest.mark.parametrize("name", list_tasks())
 def test_every_task_has_a_head(name: str) -> None:
     torch.manual_seed(0)
     head = build_head(name, 16, 8, _Tax())
@@ -97,3 +97,8 @@ def test_head_reset_parameters_changes_weights() -> None:
     before = head.mlp[0].weight.clone()
     head.reset_parameters()
     assert not torch.equal(before, head.mlp[0].weight)
+
+
+def test_unknown_head_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="Unknown task 'xx'. Expected one of: ar, lta, oscc, pnr"):
+        build_head("xx", 4, 4, _Tax())
