@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["S3Backend", "split_s3_url"]
 
+_S3ZarrStore: type | None = None  # made on first use: zarr is imported lazily
+
 
 def split_s3_url(url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix/`` -> (``bucket``, ``some/prefix``); the prefix may be empty."""
@@ -66,6 +68,50 @@ def _fs_options(storage_options: dict[str, Any] | None, url: str) -> dict[str, A
     return opts
 
 
+def io_error(exc: Exception, action: str, key: str, url: str) -> BackpackError:
+    """A storage error as a house error naming the action, the key and the store."""
+    if isinstance(exc, PermissionError):
+        return StoreError(f"Access denied (forbidden) when trying to {action} {key!r} in store {url!r}: {exc}.")
+    return StoreError(f"Cannot {action} {key!r} in store {url!r}: {type(exc).__name__}: {exc}.")
+
+
+def _zarr_store_class() -> type:
+    """``FsspecStore`` whose I/O errors (access denied, network) name the store and the key."""
+    from zarr.storage import FsspecStore
+
+    class S3ZarrStore(FsspecStore):
+        store_url: str = ""  # the backpack store, for messages
+        key_prefix: str = ""  # where this zarr store sits inside it
+
+        def with_read_only(self, read_only: bool = False) -> S3ZarrStore:
+            other = super().with_read_only(read_only)
+            other.store_url, other.key_prefix = self.store_url, self.key_prefix
+            return other
+
+        def _error(self, exc: OSError, action: str, key: str) -> BackpackError:
+            return io_error(exc, action, f"{self.key_prefix}/{key}".strip("/"), self.store_url)
+
+        async def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await super().get(key, *args, **kwargs)
+            except OSError as exc:  # a missing key is not an error: FsspecStore returns None then
+                raise self._error(exc, "read", key) from exc
+
+        async def set(self, key: str, value: Any) -> None:
+            try:
+                await super().set(key, value)
+            except OSError as exc:
+                raise self._error(exc, "write", key) from exc
+
+        async def delete(self, key: str) -> None:
+            try:
+                await super().delete(key)
+            except OSError as exc:
+                raise self._error(exc, "delete", key) from exc
+
+    return S3ZarrStore
+
+
 class S3Backend(Backend):
     """Keys as objects under ``s3://bucket/prefix/``.
 
@@ -104,9 +150,7 @@ class S3Backend(Backend):
 
     def _wrap(self, exc: Exception, action: str, key: str) -> BackpackError:
         """An s3fs/botocore error as a house error naming the store, the key and the action."""
-        if isinstance(exc, PermissionError):
-            return StoreError(f"Access denied when trying to {action} {key!r} in store {self.url!r}: {exc}.")
-        return StoreError(f"Cannot {action} {key!r} in store {self.url!r}: {type(exc).__name__}: {exc}.")
+        return io_error(exc, action, key, self.url)
 
     def _missing_bucket(self) -> bool:
         try:
@@ -199,12 +243,16 @@ class S3Backend(Backend):
         return sum(int(info.get("size", 0)) for info in self._find(prefix, detail=True).values())
 
     def zarr_store(self, prefix: str, read_only: bool) -> ZarrStore:
-        from zarr.storage import FsspecStore
-
-        path = f"{self._root}/{check_key(prefix.strip('/'))}" if prefix.strip("/") else self._root
-        return FsspecStore.from_url(
+        global _S3ZarrStore
+        if _S3ZarrStore is None:
+            _S3ZarrStore = _zarr_store_class()
+        inner = prefix.strip("/")
+        path = f"{self._root}/{check_key(inner)}" if inner else self._root
+        store = _S3ZarrStore.from_url(
             f"s3://{path}", storage_options=dict(self.storage_options), read_only=read_only or self.read_only
         )
+        store.store_url, store.key_prefix = self.url, inner
+        return store
 
     def close(self) -> None:
         # s3fs keeps one shared, cached client per option set; nothing per handle to release.

@@ -133,3 +133,27 @@ def test_search_on_s3_matches_local(s3_url: str, s3_storage_options: dict[str, A
     s_local, i_local = Backpack.open(tmp_path / "local").task("ar").search(q, 4)
     np.testing.assert_array_equal(i_remote, i_local)
     np.testing.assert_allclose(s_remote, s_local, rtol=1e-6)
+
+
+def test_access_denied_names_store_and_key(s3_server: str, s3_storage_options: dict[str, Any]) -> None:
+    """A bucket policy denying writes: the data write fails with a house error; nothing changes."""
+    import json
+    import uuid
+
+    import boto3
+
+    bucket = f"deny-{uuid.uuid4().hex[:10]}"
+    client = boto3.client("s3", endpoint_url=s3_server)
+    client.create_bucket(Bucket=bucket)
+    url = f"s3://{bucket}/st"
+    bp = Backpack.create(url, verbs=VERBS, nouns=NOUNS, storage_options=s3_storage_options)
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": ["s3:PutObject"], "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    with pytest.raises(BackpackError) as info:
+        with bp.new_version() as v:
+            add(v, "ar", make_task(1))
+    msg = str(info.value)
+    assert "Access denied" in msg and url in msg and "'data/ar-" in msg
+    with pytest.raises(BackpackError, match="Access denied"):
+        open_backend(url, "a", s3_storage_options).create_exclusive("versions/00000001.json", b"{}")
+    assert Backpack.open(url, storage_options=s3_storage_options).versions() == []
