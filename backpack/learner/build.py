@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -36,14 +38,37 @@ def heads_on_ar(model: Any, tasks: list[str] | None = None) -> FeatureFn:
     return fn
 
 
+class _ClipSubset:
+    """The dataset, seen through a subset of its AR train clips (everything else delegated)."""
+
+    def __init__(self, ds: Any, clips: list[Any]) -> None:
+        self._ds, self._clips = ds, clips
+
+    def action_clips(self, split: str) -> list[Any]:
+        return self._clips
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ds, name)
+
+
+def clip_chunks(clips: list[Any], per_chunk: int) -> list[list[Any]]:
+    """Split ``clips`` into runs of about ``per_chunk`` actions without cutting a video clip in two."""
+    chunks: list[list[Any]] = [[]]
+    for i, c in enumerate(clips):
+        if len(chunks[-1]) >= per_chunk and c.clip_uid != clips[i - 1].clip_uid:
+            chunks.append([])
+        chunks[-1].append(c)
+    return [c for c in chunks if c]
+
+
 @torch.no_grad()
 def accumulate(ds: Any, model: torch.nn.Module, features: FeatureFn, dims: dict[str, int], *,
                batch_size: int = 64, device: str | torch.device = "cpu", progress: bool = True,
-               ) -> PrototypeAccumulator:
+               chunk_actions: int = 2048) -> PrototypeAccumulator:
     """Stream the AR train clips (centred sub-segments) through ``features`` into an accumulator.
 
-    Memory: the accumulator holds [P, D_k] float64 per task, whatever the number of clips; the
-    graphs are built by the AR task (and cached by it), batches are collated on the fly.
+    Memory: the accumulator holds [P, D_k] float64 per task whatever the number of clips, and
+    the AR graphs are built ``chunk_actions`` actions at a time (never all at once, never cached).
     """
     from tqdm import tqdm
 
@@ -53,20 +78,22 @@ def accumulate(ds: Any, model: torch.nn.Module, features: FeatureFn, dims: dict[
     ar = get_task("ar")
     clips = ds.action_clips("train")
     acc = PrototypeAccumulator(((c.verb, c.noun) for c in clips), dims)
-    samples = ar.build_samples(ds, "train", train=False, seed=0)  # centred sampling: deterministic
     was_training = model.training
     model.eval()
+    bar = tqdm(total=len(clips), desc="build", unit="clip", disable=not progress, leave=False, file=sys.stderr)
     try:
-        bar = tqdm(total=len(samples), desc="build", unit="graph", disable=not progress, leave=False)
-        for lo in range(0, len(samples), batch_size):
-            batch = GraphBatch.collate(samples[lo : lo + batch_size]).to(device)
-            _, feats = features(batch)
-            tgt = ar.targets(batch)
-            acc.update(torch.stack([tgt["verb"], tgt["noun"]], dim=1), feats)
-            # a data-parallel build would all-reduce acc.sums / acc.counts here, once, after the loop
-            bar.update(min(batch_size, len(samples) - lo))
-        bar.close()
+        for chunk in clip_chunks(clips, chunk_actions):
+            # centred sampling (train=False): deterministic, and every action is a unit exactly once
+            samples = ar.build(_ClipSubset(ds, chunk), "train", False, np.random.default_rng(0))
+            for lo in range(0, len(samples), batch_size):
+                batch = GraphBatch.collate(samples[lo : lo + batch_size]).to(device)
+                _, feats = features(batch)
+                tgt = ar.targets(batch)
+                acc.update(torch.stack([tgt["verb"], tgt["noun"]], dim=1), feats)
+            # a data-parallel build would give each rank its chunks and all-reduce acc.sums/counts once
+            bar.update(len(chunk))
     finally:
+        bar.close()
         model.train(was_training)
     return acc
 

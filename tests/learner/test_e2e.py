@@ -96,3 +96,22 @@ def test_explain_writes_retrieval_pictures(tiny_world: dict[str, Path], tmp_path
     assert sorted(Path(f).name for f in files) == ["retrieved_ar.png", "retrieved_lta.png", "retrieved_pnr.png"]
     for f in files:
         assert Path(f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_build_streams_in_chunks_with_the_same_result(tiny_world: dict[str, Path]) -> None:
+    from backpack.learner.build import accumulate, clip_chunks, heads_on_ar
+    from backpack.tasks.data import Ego4DDataset
+    from backpack.training import load_run
+
+    ds, model = Ego4DDataset(tiny_world["data"]), load_run(tiny_world["mtl"]).model
+    clips = ds.action_clips("train")
+    chunks = clip_chunks(clips, 5)
+    assert len(chunks) > 1 and sum(map(len, chunks)) == len(clips)
+    for a, b in zip(chunks, chunks[1:]):  # never a video clip cut in two
+        assert a[-1].clip_uid != b[0].clip_uid
+    dims = {t: h.feat_dim for t, h in model.heads.items()}
+    whole = accumulate(ds, model, heads_on_ar(model), dims, chunk_actions=10**9, progress=False)
+    small = accumulate(ds, model, heads_on_ar(model), dims, chunk_actions=5, progress=False)
+    assert int(whole.counts.sum()) == len(clips) and torch.equal(whole.counts, small.counts)
+    for t in dims:
+        torch.testing.assert_close(whole.sums[t], small.sums[t], rtol=0, atol=1e-9)
