@@ -115,6 +115,10 @@ class Backend(abc.ABC):
 
         return BackendZarrStore(self, prefix, read_only=read_only or self.read_only)
 
+    def flush(self, prefix: str) -> None:
+        """Make every key under ``prefix`` durable before a manifest refers to it (default: no-op,
+        object stores acknowledge a PUT only once it is durable)."""
+
     def local_path(self) -> Path | None:
         """The directory holding the keys when they are plain local files, else ``None``."""
         return None

@@ -114,6 +114,18 @@ class LocalBackend(Backend):
         except FileNotFoundError:
             raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
 
+    def flush(self, prefix: str) -> None:
+        """fsync the files and directories of a freshly written group (a power loss must not
+        leave a published manifest pointing at data still in the page cache)."""
+        base = self.root / check_key(prefix.rstrip("/"))
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files + ["."]:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
     def zarr_store(self, prefix: str, read_only: bool) -> ZarrStore:
         from zarr.storage import LocalStore
 

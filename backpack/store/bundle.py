@@ -39,7 +39,10 @@ def export_bundle(source: Backpack | str | Path, dest: str | Path, versions: lis
     """
     from backpack.store.store import Backpack
 
-    bp = source if isinstance(source, Backpack) else Backpack.open(source)
+    if not isinstance(source, Backpack):
+        with Backpack.open(source) as bp:
+            return export_bundle(bp, dest, versions, overwrite)
+    bp = source
     dest = Path(dest)
     if dest.exists() and not overwrite:
         raise ConflictError(f"Bundle {str(dest)!r} already exists; pass overwrite=True to replace it.")

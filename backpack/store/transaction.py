@@ -93,6 +93,9 @@ class VersionWriter:
         self._written.append(prefix)
         arrays = {"prototypes": protos, "keys": keys_a, "support": support_a, "index": serialize(faiss_index)}
         entries = write_group(self._bp.backend, prefix, arrays, {"backpack_task": name})
+        self._bp.backend.flush(prefix)
+        if name in self._fresh:  # added twice in this version: the first copy is garbage now
+            self._delete_group(self._tasks[name].path)
         entry = TaskEntry(name, dim, count, prefix + "/", entries, spec)
         self._tasks[name] = entry
         self._fresh.add(name)
@@ -103,8 +106,10 @@ class VersionWriter:
         self._check_open()
         if name not in self._tasks:
             raise NotFoundError(f"Unknown task {name!r} in the new version. Known tasks: {sorted(self._tasks)}.")
-        del self._tasks[name]
-        self._fresh.discard(name)
+        entry = self._tasks.pop(name)
+        if name in self._fresh:
+            self._fresh.discard(name)
+            self._delete_group(entry.path)
 
     def commit(self) -> int:
         """Publish: the manifest is created exclusively at the next free number; returns it."""
@@ -138,14 +143,19 @@ class VersionWriter:
     def abort(self) -> None:
         """Give up: delete the data written so far (best effort; leftovers are never listed)."""
         self._done = True
+        for prefix in self._written:
+            self._delete_group(prefix)
+
+    def _delete_group(self, prefix: str) -> None:
+        """Delete an unpublished group of this writer (never one a manifest may refer to)."""
         backend = self._bp.backend
-        if backend.supports_deletes:
-            for prefix in self._written:
-                for key in backend.list(prefix + "/"):
-                    try:
-                        backend.delete(key)
-                    except Exception:  # noqa: BLE001 -- orphans are harmless; never mask the cause
-                        break
+        if not backend.supports_deletes:
+            return
+        try:
+            for key in backend.list(prefix.rstrip("/") + "/"):
+                backend.delete(key)
+        except Exception:  # noqa: BLE001 -- orphans are harmless; never mask the original error
+            pass
 
     def _check_open(self) -> None:
         if self._done:

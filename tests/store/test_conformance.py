@@ -196,3 +196,15 @@ class TestWriteConformance:
         # the aborted data was cleaned up: only version 1's group remains
         groups = {k.split("/")[1] for k in bp.backend.list("data/")}
         assert groups == {bp.manifest.tasks["ar"].path.split("/")[1]}
+
+    def test_replaced_or_removed_fresh_task_leaves_no_data(self, writable_url: tuple[str, Any]) -> None:
+        url, options = writable_url
+        bp = Backpack.create(url, verbs=VERBS, nouns=NOUNS, storage_options=options)
+        with bp.new_version() as v:
+            add(v, "ar", make_task(1))
+            add(v, "ar", make_task(2))  # replaces the first copy
+            add(v, "lta", make_task(3))
+            v.remove_task("lta")
+        groups = {k.split("/")[1] for k in bp.backend.list("data/")}
+        assert groups == {bp.manifest.tasks["ar"].path.split("/")[1]}
+        np.testing.assert_array_equal(bp.task("ar").prototypes, make_task(2).prototypes)
