@@ -87,9 +87,10 @@ class Task(ABC):
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ConfigError(invalid("limit", f"task {self.name!r}", "a positive integer", limit))
         cache = _cache_for(ds)
-        key = (self.name, split, bool(train), int(seed) if train else 0, limit)
+        # evaluation graphs do not depend on the seed; a limited subset always does
+        full_key = (self.name, split, bool(train), int(seed) if train else 0, None, None)
+        key = full_key[:4] + ((limit, int(seed)) if limit is not None else (None, None))
         if key not in cache:
-            full_key = key[:4] + (None,)
             if full_key not in cache:
                 rng = np.random.default_rng([int(seed), _stable_id(self.name)])
                 cache[full_key] = self.build(ds, split, train, rng)

@@ -138,3 +138,11 @@ def test_pnr_target_sits_on_the_node_of_the_pnr_frame(ds: Ego4DDataset) -> None:
 def test_oscc_labels(ds: Ego4DDataset) -> None:
     samples = get_task("oscc").build_samples(ds, "val", train=False, seed=0)
     assert [int(s.labels["state"]) for s in samples] == [int(c.state_change) for c in ds.state_clips("val")]
+
+
+def test_limited_evaluation_subsets_depend_on_the_seed(ds: Ego4DDataset) -> None:
+    task = get_task("oscc")
+    a = task.build_samples(ds, "val", train=False, seed=0, limit=4)
+    b = task.build_samples(ds, "val", train=False, seed=1, limit=4)
+    assert [id(x) for x in a] != [id(x) for x in b]
+    assert [id(x) for x in a] == [id(x) for x in task.build_samples(ds, "val", train=False, seed=0, limit=4)]
