@@ -132,7 +132,7 @@ def open_or_create_store(url: str, taxonomy: Any) -> Any:
 
 def build_prototypes(run: Any, ds: Any, store_url: str, tag: str | None = None, message: str | None = None,
                      add_task: str | None = None, *, batch_size: int = 64, device: str = "cpu",
-                     progress: bool = True) -> int:
+                     progress: bool = True, chunk_actions: int = 2048) -> int:
     """Forward the AR train clips through ``run`` and publish its prototypes as a new store version.
 
     Parameters
@@ -181,7 +181,8 @@ def build_prototypes(run: Any, ds: Any, store_url: str, tag: str | None = None, 
     else:
         dims = {t: int(h.feat_dim) for t, h in model.heads.items()}
         fn, parent = heads_on_ar(model), None
-    acc = accumulate(ds, model, fn, dims, batch_size=batch_size, device=device, progress=progress)
+    acc = accumulate(ds, model, fn, dims, batch_size=batch_size, device=device, progress=progress,
+                     chunk_actions=chunk_actions)
     keys, protos, support = acc.finalize()
     bp = open_or_create_store(store_url, run.taxonomy)
     provenance = {
