@@ -100,11 +100,23 @@ def check_query_shape(shape: tuple[int, ...], dim: int, count: int, k: Any, wher
         raise BackpackError(invalid("k", where, f"an integer in [1, {count}]", repr(k)))
 
 
-def check_query_values(q: np.ndarray, where: str) -> np.ndarray:
-    """float32 C-contiguous queries, all finite."""
+def check_query_values(q: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """float32 C-contiguous queries, all finite, and their L2 norms [Q] (computed once: the
+    norm doubles as the finiteness check, and search divides scores by it instead of copying
+    and normalising the queries)."""
     _numeric(q, "queries", where, "fiu")
     q = np.ascontiguousarray(q, dtype=np.float32)
-    if not np.isfinite(q).all():
-        row, col = map(int, np.argwhere(~np.isfinite(q))[0])
-        raise BackpackError(invalid(f"queries[{row}, {col}]", where, "a finite number", q[row, col]))
-    return q
+    norms = np.sqrt(np.einsum("ij,ij->i", q, q))
+    if not (np.isfinite(norms).all() and (norms.size == 0 or norms.min() > _TINY)):
+        bad = ~np.isfinite(q)
+        if bad.any():
+            row, col = map(int, np.argwhere(bad)[0])
+            raise BackpackError(invalid(f"queries[{row}, {col}]", where, "a finite number", q[row, col]))
+        # Huge or tiny (or zero) rows over/underflow the float32 norm: normalise them in float64.
+        n64 = np.sqrt(np.einsum("ij,ij->i", q, q, dtype=np.float64))
+        q = (q / np.where(n64 > 0, n64, 1.0)[:, None]).astype(np.float32)
+        norms = (n64 > 0).astype(np.float32)  # zero rows keep score 0
+    return q, norms
+
+
+_TINY = 1e-15

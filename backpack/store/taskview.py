@@ -115,19 +115,19 @@ class TaskView:
             return self._search_torch(queries, k)
         q = np.asarray(queries)
         val.check_query_shape(q.shape, self.dim, self.count, k, self._where)
-        q = val.check_query_values(q, self._where)
-        return self._search_numpy(q, int(k))
+        return self._search_numpy(*val.check_query_values(q, self._where), int(k))
 
-    def _search_numpy(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
-
+    def _search_numpy(self, q: np.ndarray, norms: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        # The index holds normalised prototypes, so ranking by q . p is ranking by cosine; the
+        # scores are divided by |q| afterwards (no copy of the queries).
         index = self.index
-        qn = q.copy()
-        faiss.normalize_L2(qn)
         if q.size < BLAS_MIN_QD:  # faiss's per-pair loop is right for a few queries: skip the switch
-            return index.search(qn, k)
-        with blas_path():
-            return index.search(qn, k)
+            scores, ids = index.search(q, k)
+        else:
+            with blas_path():
+                scores, ids = index.search(q, k)
+        np.divide(scores, norms[:, None], out=scores, where=norms[:, None] > 0)
+        return scores, ids
 
     def _search_torch(self, queries: Any, k: int) -> tuple[Any, Any]:
         import torch
@@ -136,7 +136,7 @@ class TaskView:
         q = queries.detach()
         if q.device.type == "cpu":
             arr = q.numpy() if q.dtype in (torch.float32, torch.float64) else q.to(torch.float32).numpy()
-            scores, ids = self._search_numpy(val.check_query_values(arr, self._where), int(k))
+            scores, ids = self._search_numpy(*val.check_query_values(arr, self._where), int(k))
             return torch.from_numpy(scores), torch.from_numpy(ids)
         from backpack.store._device_search import device_search
 

@@ -160,3 +160,17 @@ def test_key_names_of_search_results(tmp_path: Path) -> None:
     t = store_with(tmp_path, protos).task("t")
     _, ids = t.search(protos[:2], k=1)
     assert t.key_names(ids[:, 0]) == [("v0", "n0"), ("v0", "n1")]
+
+
+def test_query_scale_and_zero_queries(tmp_path: Path) -> None:
+    """Cosine ignores the query norm (tiny, huge, zero queries)."""
+    protos = clustered(200, 8, 5, seed=14)
+    t = store_with(tmp_path, protos).task("t")
+    q = np.random.default_rng(4).normal(size=(3, 8)).astype(np.float32)
+    s1, i1 = t.search(q, k=3)
+    for scale in (1e-30, 1e30):
+        s2, i2 = t.search(q * scale, k=3)
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_allclose(s1, s2, atol=1e-5)
+    s0, _ = t.search(np.zeros((1, 8)), k=2)
+    np.testing.assert_array_equal(s0, 0)
