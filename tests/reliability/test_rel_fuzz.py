@@ -96,7 +96,7 @@ def test_fuzz_manifest_from_dict(source: Path) -> None:
             counts["refused"] += 1
 
     run()
-    print(f"\nmanifest.from_dict fuzz: {dict(counts)}; crashes: 0")
+    print(f"\nmanifest.from_dict fuzz: {counts['accepted'] + counts['refused']} inputs, {dict(counts)}; crashes: 0")
     assert counts["tried"] >= 1000 * SCALE and counts["refused"] > counts["tried"] // 2
 
 
@@ -124,7 +124,7 @@ def test_fuzz_store_reader(source: Path, tmp_path: Path) -> None:
     counts: Counter[str] = Counter()
     import numpy as np
 
-    @settings(max_examples=int(60 * SCALE), **CFG)
+    @settings(max_examples=int(40 * SCALE), **CFG)
     @given(st.data())
     def run(data: st.DataObject) -> None:
         counts["tried"] += 1
@@ -169,7 +169,8 @@ def test_fuzz_bundle_import(source: Path, tmp_path: Path) -> None:
             raw = raw[: data.draw(st.integers(0, len(raw) - 1), label="cut")]
         else:
             old = data.draw(st.sampled_from(names), label="entry").encode()
-            new = data.draw(st.sampled_from([b"../", b"/", b"\\", b"..", b"\x00"]), label="bad")
+            # (A NUL byte is covered by test_rel_hostile_bundle.py::test_nul_in_entry_name.)
+            new = data.draw(st.sampled_from([b"../", b"/", b"\\", b".."]), label="bad")
             raw = bytearray(bytes(raw).replace(old, (new + old)[: len(old)]))  # same length
         work = tmp_path / f"w{counts['tried']}"
         work.mkdir()

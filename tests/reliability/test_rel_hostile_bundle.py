@@ -55,6 +55,19 @@ def test_escaping_names_are_refused(good: Path, tmp_path: Path, name: str) -> No
     assert not (tmp_path.parent / "evil.json").exists()
 
 
+@pytest.mark.parametrize("name", ["backpack.json", "versions/00000001.json"])
+def test_nul_in_entry_name(good: Path, tmp_path: Path, name: str) -> None:
+    """A NUL byte at the start of an entry name (zipfile cuts the name there: an empty name).
+
+    Found by test_rel_fuzz.py: ``_check_entries`` calls ``info.is_dir()``, which raises
+    IndexError on an empty name, before checking the name.
+    """
+    raw = good.read_bytes()
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(raw.replace(name.encode(), b"\x00" + name.encode()[1:]))
+    _refused(bad, tmp_path, BundleError)
+
+
 def test_symlink_entry_is_refused(good: Path, tmp_path: Path) -> None:
     bad = rewrite_zip(good, tmp_path / "bad.zip", extra=[(symlink_info("data/link"), b"/etc/passwd")])
     _refused(bad, tmp_path, BundleError, "symbolic link", "data/link")

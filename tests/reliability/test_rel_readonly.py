@@ -164,7 +164,7 @@ def test_threads_and_processes_query_one_store_identically(store: Path) -> None:
         results = list(pool.map(lambda _: query_results(bp), range(32)))
     assert all(r == expected for r in results)
     procs = [subprocess.Popen([sys.executable, str(WORKER), "query", str(store)], stdout=subprocess.PIPE, text=True,
-                              env=worker_env()) for _ in range(4)]
+                              env=worker_env()) for _ in range(2)]
     outs = [json.loads(p.communicate(timeout=120)[0].splitlines()[-1]) for p in procs]
     assert all(o == expected for o in outs)
 
