@@ -63,7 +63,11 @@ def nproc_option(func: F) -> F:
     def wrapper(*args: Any, nproc: int = 1, **kwargs: Any) -> Any:
         from backpack.distributed.env import under_torchrun
 
-        if nproc > 1 and not under_torchrun():
+        if under_torchrun():  # started by torchrun (directly or through --nproc): join the job
+            from backpack.distributed.env import init_from_env
+
+            init_from_env()
+        elif nproc > 1:
             from backpack.distributed.launch import launch
 
             ctx = click.get_current_context()
