@@ -82,9 +82,13 @@ def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: s
     _show_warnings()
     from backpack.training.api import train_run
 
-    run = train_run(data, tasks, out, features=features, device=device, resume=resume, skip_missing=skip_missing,
-                    limit=limit, epochs=epochs, seed=seed, model=model, engine=engine, hidden=hidden,
-                    layers=layers, feat_dim=feat_dim, lr=lr, batch_size=batch_size)
+    try:
+        run = train_run(data, tasks, out, features=features, device=device, resume=resume,
+                        skip_missing=skip_missing, limit=limit, epochs=epochs, seed=seed, model=model,
+                        engine=engine, hidden=hidden, layers=layers, feat_dim=feat_dim, lr=lr, batch_size=batch_size)
+    except KeyboardInterrupt:
+        fail(f"Interrupted. Every finished epoch is saved in {out}; continue with the same command and --resume.")
+        return
     last = run.metrics_history[-1] if run.metrics_history else {}
     if as_json:
         echo_json(_json_safe({"run": str(run.dir), "epoch": last.get("epoch"), "loss": last.get("loss"),

@@ -112,20 +112,19 @@ def fit(
         torch.manual_seed(seed * 1_000_003 + epoch)  # dropout: the same per epoch, resumed or not
         steps, orders = epoch_orders(sizes, batch_size, seed, epoch)
         model.train()
-        sums = {t: 0.0 for t in names}
+        sums = {t: torch.zeros((), device=dev) for t in names}  # summed on the device: no sync per step
         for step in tqdm(range(steps), desc=f"epoch {epoch}", leave=False, disable=not progress, file=sys.stderr):
-            losses = []
+            optimizer.zero_grad(set_to_none=True)
             for t in names:
                 idx = orders[t][step * batch_size:(step + 1) * batch_size]
                 batch = GraphBatch.collate([train_samples[t][i] for i in idx]).to(dev, non_blocking=True)
                 loss = tasks[t].loss(model(t, batch), batch)
-                losses.append(loss)
-                sums[t] += float(loss.detach())
-            total = torch.stack(losses).mean()
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
+                # gradient of the mean of the task losses, one task at a time: each task's
+                # activations are freed before the next task's forward (peak memory of one task)
+                (loss / len(names)).backward()
+                sums[t] += loss.detach()
             optimizer.step()
-        train_loss = {t: sums[t] / steps for t in names}
+        train_loss = {t: float(sums[t]) / steps for t in names}
         val = evaluate_model(model, tasks, val_samples, dev, seed=seed) if val_samples else {}
         record = {"epoch": epoch, "loss": float(np.mean(list(train_loss.values()))), "train_loss": train_loss,
                   "val": val, "seconds": round(time.perf_counter() - t0, 3)}

@@ -70,3 +70,15 @@ def test_evaluate_incompatible_run_exits_2(tiny_run: Path, tiny_data: Path, tmp_
     (bad / "config.json").write_text(json.dumps(cfg))
     r = runner().invoke(cli, ["evaluate", str(bad), "--data", str(tiny_data), "--json"])
     assert r.exit_code == 2 and "format_version" in r.stderr and r.stdout == ""
+
+
+def test_interrupted_train_says_how_to_resume(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backpack.training import trainer
+
+    def die(*a, **k):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "save_checkpoint", die)
+    r = runner().invoke(cli, ["train", "--data", str(tiny_data), "--tasks", "oscc", "--out", str(tmp_path / "r"),
+                              "--epochs", "1", "--json", *SMALL])
+    assert r.exit_code == 1 and "--resume" in r.stderr and r.stdout == ""
