@@ -136,3 +136,10 @@ def check_vocabulary(values: Any, field: str) -> tuple[str, ...]:
     if dupes:
         raise BackpackError(invalid(field, "Backpack.create", "distinct names", f"duplicates {dupes[:5]}"))
     return values
+
+
+def span(versions: list[int]) -> str:
+    """``1..N`` for a gap-free list of versions, else the list (for messages)."""
+    if not versions:
+        return "none"
+    return f"1..{versions[-1]}" if versions == list(range(1, versions[-1] + 1)) else str(versions)

@@ -33,9 +33,11 @@ class TaskDiff:
 
     @property
     def count_change(self) -> int:
+        """``count_b - count_a``."""
         return self.count_b - self.count_a
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (with ``count_change``)."""
         return dict(asdict(self), count_change=self.count_change)
 
 
@@ -52,9 +54,11 @@ class StoreDiff:
 
     @property
     def is_empty(self) -> bool:
+        """Whether nothing was added, removed or changed."""
         return not (self.added or self.removed or self.changed)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
         return {
             "version_a": self.version_a, "version_b": self.version_b, "added": self.added,
             "removed": self.removed, "changed": [t.to_dict() for t in self.changed], "unchanged": self.unchanged,

@@ -57,16 +57,19 @@ class ArrayEntry:
 
     @property
     def nbytes(self) -> int:
+        """Size of the raw array in bytes."""
         n = _ITEMSIZE[self.dtype]
         for s in self.shape:
             n *= s
         return n
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the manifest schema of docs/store-format.md)."""
         return {"shape": list(self.shape), "dtype": self.dtype, "sha256": self.sha256}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> ArrayEntry:
+        """Parse and check ``d``; errors name ``where`` and the field."""
         shape = _get(d, "shape", list, where)
         if not 1 <= len(shape) <= 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
             raise StoreError(invalid("shape", where, "1 or 2 non-negative integers", shape))
@@ -92,10 +95,12 @@ class IndexSpec:
     recall_k: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the manifest schema of docs/store-format.md)."""
         return {"type": self.type, "params": dict(self.params), "recall_at_k": self.recall_at_k, "recall_k": self.recall_k}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> IndexSpec:
+        """Parse and check ``d``; errors name ``where`` and the field."""
         kind = _get(d, "type", str, where)
         if kind not in ("flat", "ivf", "hnsw"):
             raise StoreError(invalid("type", where, "one of ['flat', 'hnsw', 'ivf']", repr(kind)))
@@ -118,6 +123,7 @@ class TaskEntry:
     written_in: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the manifest schema of docs/store-format.md)."""
         return {
             "name": self.name, "dim": self.dim, "count": self.count, "metric": self.metric,
             "index": self.index.to_dict(), "path": self.path, "written_in": self.written_in,
@@ -126,6 +132,7 @@ class TaskEntry:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> TaskEntry:
+        """Parse and check ``d``; errors name ``where`` and the field."""
         name = _get(d, "name", str, where)
         where = f"{where}, task {name!r}"
         dim = _bounded_int(d, "dim", where, 1, MAX_DIM)
@@ -169,10 +176,12 @@ class Provenance:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the manifest schema of docs/store-format.md)."""
         return {f: getattr(self, f) for f in PROVENANCE_FIELDS}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "provenance") -> Provenance:
+        """Parse and check ``d``; errors name ``where`` and the field."""
         unknown = sorted(set(d) - set(PROVENANCE_FIELDS))
         if unknown:
             raise StoreError(invalid("provenance fields", where, f"a subset of {list(PROVENANCE_FIELDS)}", unknown))
@@ -195,6 +204,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the manifest schema of docs/store-format.md)."""
         return {
             "format": "backpack", "format_version": self.format_version, "version": self.version,
             "parent": self.parent, "created_at": self.created_at, "message": self.message,
@@ -205,6 +215,7 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "manifest") -> Manifest:
+        """Parse and check ``d``; errors name ``where`` and the field."""
         check_format(d, where)
         version = _bounded_int(d, "version", where, 1, 10**8 - 1)
         parent = _get(d, "parent", int, where, optional=True)

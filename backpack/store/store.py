@@ -117,14 +117,17 @@ class Backpack:
     # -- properties ---------------------------------------------------------------------------
     @property
     def url(self) -> str:
+        """Where the store lives, as given to open/create."""
         return self._backend.url
 
     @property
     def backend(self) -> Backend:
+        """The key/value backend (local directory, zip bundle, S3 ...)."""
         return self._backend
 
     @property
     def read_only(self) -> bool:
+        """Whether this handle refuses writes (``mode="r"`` or a bundle)."""
         return self._backend.read_only
 
     @property
@@ -134,10 +137,12 @@ class Backpack:
 
     @property
     def verbs(self) -> tuple[str, ...]:
+        """Verb names of the store's vocabulary (key column 0 indexes it)."""
         return self._verbs
 
     @property
     def nouns(self) -> tuple[str, ...]:
+        """Noun names of the store's vocabulary (key column 1 indexes it)."""
         return self._nouns
 
     @property
@@ -149,6 +154,7 @@ class Backpack:
 
     @property
     def task_names(self) -> list[str]:
+        """Tasks of :attr:`version`, in manifest order (empty without versions)."""
         return [] if self._version is None else list(self.manifest.tasks)
 
     # -- versions and tags --------------------------------------------------------------------
@@ -181,7 +187,7 @@ class Backpack:
         if isinstance(version, int) and not isinstance(version, bool):
             if version < 1 or not self._backend.exists(fmt.version_key(version)):
                 raise NotFoundError(
-                    f"Unknown version {version} in store {self.url!r}. Known versions: {_span(self.versions())}."
+                    f"Unknown version {version} in store {self.url!r}. Known versions: {fmt.span(self.versions())}."
                 )
             return version
         if isinstance(version, str):
@@ -276,6 +282,7 @@ class Backpack:
         return export_bundle(self, path, versions=versions)
 
     def close(self) -> None:
+        """Release the backend (files, connections)."""
         self._backend.close()
 
     def __enter__(self) -> Backpack:
@@ -286,9 +293,3 @@ class Backpack:
 
     def __repr__(self) -> str:
         return f"Backpack({self.url!r}, version={self._version}, mode={'r' if self.read_only else 'a'!r})"
-
-
-def _span(versions: list[int]) -> str:
-    if not versions:
-        return "none"
-    return f"1..{versions[-1]}" if versions == list(range(1, versions[-1] + 1)) else str(versions)

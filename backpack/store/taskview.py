@@ -35,18 +35,22 @@ class TaskView:
     # -- metadata -----------------------------------------------------------------------------
     @property
     def name(self) -> str:
+        """Task name."""
         return self.entry.name
 
     @property
     def dim(self) -> int:
+        """Prototype dimension D_k."""
         return self.entry.dim
 
     @property
     def count(self) -> int:
+        """Number of prototypes P_k."""
         return self.entry.count
 
     @property
     def index_spec(self) -> IndexSpec:
+        """Index type, parameters and measured recall (from the manifest)."""
         return self.entry.index
 
     @property

@@ -58,6 +58,7 @@ class VersionWriter:
 
     @property
     def task_names(self) -> list[str]:
+        """Tasks the version will hold (inherited, added, minus removed)."""
         return list(self._tasks)
 
     def add_task(
