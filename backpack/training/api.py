@@ -35,6 +35,7 @@ def train_run(
         Bad options, bad data, or an ``out`` folder that already holds another run.
     """
     from backpack import __version__
+    from backpack.distributed import barrier, is_main_process
     from backpack.tasks.data import Ego4DDataset
     from backpack.tasks.registry import get_task, parse_tasks
     from backpack.training.model import build_model
@@ -62,6 +63,7 @@ def train_run(
                            f"Expected {[previous.to_dict()[k] for k in diff]}. Got {[config.to_dict()[k] for k in diff]}.")
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(f"Output folder {str(run_dir)!r} is not empty. Use --resume to continue it, or another --out.")
+    barrier()  # every rank checked the folder before rank 0 writes into it
     torch.manual_seed(config.seed)  # initial weights
     model = build_model(names, ds.taxonomy, ds.feature_dim, model=config.model, hidden=config.hidden,
                         layers=config.layers, feat_dim=config.feat_dim, engine=config.engine,
@@ -72,7 +74,8 @@ def train_run(
         if not train[t]:
             raise DataError(f"No {t!r} training sample in {str(data_root)!r}. Expected at least 1. Got 0.")
         val[t] = _val_samples(ds, t, config.seed)
-    write_run_files(run_dir, config, ds.taxonomy)
+    if is_main_process():  # only rank 0 writes the RUN folder
+        write_run_files(run_dir, config, ds.taxonomy)
     history = fit(model, model.tasks, train, val, epochs=config.epochs, lr=config.lr,
                   batch_size=config.batch_size, seed=config.seed, device=dev, out_dir=run_dir,
                   resume=resume, progress=progress, extra_state={"kind": "multitask"})

@@ -89,11 +89,19 @@ def fit(
     """
     from tqdm.auto import tqdm
 
+    from backpack.distributed import (
+        all_reduce_mean, broadcast_object, is_main_process, local_batch, unwrap_model, world_size, wrap_model,
+    )
+    from backpack.distributed.env import device_for_rank
     from backpack.training.evaluate import evaluate_model
 
     _check_inputs(tasks, train_samples, epochs, lr, batch_size)
-    dev = resolve_device(device)
+    if batch_size < world_size():
+        raise ConfigError(invalid("batch_size", "distributed training", f">= the number of processes ({world_size()})",
+                                  batch_size))
+    dev = device_for_rank(resolve_device(device))
     out = Path(out_dir)
+    main = is_main_process()  # only rank 0 writes, evaluates and shows progress
     model.to(dev)
     params = [p for p in (parameters if parameters is not None else model.parameters()) if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=lr)
@@ -104,31 +112,41 @@ def fit(
     elif (out / CHECKPOINT).exists():
         raise RunError(f"Run folder {str(out)!r} already holds a checkpoint. Use resume (--resume) or another folder.")
     names = sorted(tasks)
+    # DDP: a multi-task step uses every parameter (one forward per task, then one backward); a
+    # single task may leave some unused (e.g. the learner's base classifiers)
+    net = wrap_model(model, dev, find_unused_parameters=len(names) == 1)
     sizes = {t: len(train_samples[t]) for t in names}
-    bar = tqdm(range(start + 1, epochs + 1), desc="epochs", disable=not progress, file=sys.stderr,
+    show = progress and main
+    bar = tqdm(range(start + 1, epochs + 1), desc="epochs", disable=not show, file=sys.stderr,
                initial=start, total=epochs)
     for epoch in bar:
         t0 = time.perf_counter()
         torch.manual_seed(seed * 1_000_003 + epoch)  # dropout: the same per epoch, resumed or not
         steps, orders = epoch_orders(sizes, batch_size, seed, epoch)
-        model.train()
+        net.train()
         sums = {t: torch.zeros((), device=dev) for t in names}  # summed on the device: no sync per step
-        for step in tqdm(range(steps), desc=f"epoch {epoch}", leave=False, disable=not progress, file=sys.stderr):
-            optimizer.zero_grad(set_to_none=True)
+        for step in tqdm(range(steps), desc=f"epoch {epoch}", leave=False, disable=not show, file=sys.stderr):
+            losses = []
             for t in names:
-                idx = orders[t][step * batch_size:(step + 1) * batch_size]
+                # every rank takes its share of the same global batch (all of it in one process)
+                idx = local_batch(orders[t][step * batch_size:(step + 1) * batch_size])
                 batch = GraphBatch.collate([train_samples[t][i] for i in idx]).to(dev, non_blocking=True)
-                loss = tasks[t].loss(model(t, batch), batch)
-                # gradient of the mean of the task losses, one task at a time: each task's
-                # activations are freed before the next task's forward (peak memory of one task)
-                (loss / len(names)).backward()
+                loss = tasks[t].loss(net(t, batch), batch)
+                losses.append(loss)
                 sums[t] += loss.detach()
+            # one backward of the mean of the task losses (DDP needs one backward per step)
+            total = torch.stack(losses).mean()
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
             optimizer.step()
-        train_loss = {t: float(sums[t]) / steps for t in names}
-        val = evaluate_model(model, tasks, val_samples, dev, seed=seed) if val_samples else {}
-        record = {"epoch": epoch, "loss": float(np.mean(list(train_loss.values()))), "train_loss": train_loss,
-                  "val": val, "seconds": round(time.perf_counter() - t0, 3)}
-        history.append(record)
-        save_checkpoint(out, model, optimizer, epoch, history, extra_state)
-        bar.set_postfix(loss=f"{record['loss']:.3f}")
-    return history
+        train_loss = all_reduce_mean({t: float(sums[t]) / steps for t in names})
+        if main:
+            plain = unwrap_model(net)
+            val = evaluate_model(plain, tasks, val_samples, dev, seed=seed) if val_samples else {}
+            record = {"epoch": epoch, "loss": float(np.mean(list(train_loss.values()))), "train_loss": train_loss,
+                      "val": val, "seconds": round(time.perf_counter() - t0, 3)}
+            history.append(record)
+            save_checkpoint(out, plain, optimizer, epoch, history, extra_state)
+            bar.set_postfix(loss=f"{record['loss']:.3f}")
+    # the other ranks wait here for rank 0's last checkpoint and get its history
+    return broadcast_object(history)
