@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backpack.store import _validate as val
-from backpack.store._arrays import read_array
+from backpack.store._cache import cached_read_array
 from backpack.store._index import BLAS_MIN_QD, blas_path, deserialize
 
 if TYPE_CHECKING:
@@ -62,7 +62,8 @@ class TaskView:
     def _array(self, name: str) -> np.ndarray:
         cached = self._cache.get(name)
         if cached is None:
-            cached = read_array(self._bp.backend, self.entry.path, name, self.entry.arrays[name], self._where)
+            # Remote stores go through the local content-addressed cache (_cache.py); verified either way.
+            cached = cached_read_array(self._bp.backend, self.entry.path, name, self.entry.arrays[name], self._where)
             cached.flags.writeable = False
             self._cache[name] = cached
         return cached

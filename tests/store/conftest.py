@@ -41,6 +41,13 @@ READ_KINDS: list[Any] = ["local", "zip", "memory"]
 WRITE_KINDS: list[Any] = ["local", "memory"]
 
 
+@pytest.fixture(autouse=True)
+def _private_array_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remote reads go through a content-addressed cache (backpack/store/_cache.py): give every
+    test its own, so no test reads another's arrays (or the user's ~/.cache)."""
+    monkeypatch.setenv("BACKPACK_CACHE_DIR", str(tmp_path / "array-cache"))
+
+
 @pytest.fixture(params=WRITE_KINDS)
 def writable_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any] | None]:
     """An empty location on each backend that can publish: (url, storage_options)."""
