@@ -104,8 +104,9 @@ def test_open_first_query(benchmark: Any, tmp_path_factory: pytest.TempPathFacto
 def test_search_vs_raw_faiss(benchmark: Any, tmp_path_factory: pytest.TempPathFactory, queries: int) -> None:
     """TaskView.search (checks, normalisation, faiss) vs the same faiss index called directly.
 
-    ``store_over_faiss``: store throughput / raw faiss with the same BLAS settings (target >= 0.9);
-    ``store_over_faiss_default``: vs raw faiss with its default settings (what a user gets).
+    ``store_over_faiss``: store throughput / the faster of the two raw faiss calls below
+    (target >= 0.9); ``store_over_faiss_default``: vs raw faiss with its default settings (what a
+    user gets); ``faiss_blas``: raw faiss forced onto its BLAS path as the store may do.
     """
     small = _small(benchmark)
     count, dim = (300, 32) if small else (3000, 256)
@@ -124,7 +125,7 @@ def test_search_vs_raw_faiss(benchmark: Any, tmp_path_factory: pytest.TempPathFa
     cases = {"store": lambda: view.search(q, K), "faiss_blas": raw_blas, "faiss_default": raw_default}
     times: dict[str, list[float]] = {name: [] for name in cases}
     out: dict[str, Any] = {}
-    inner = 1 if small else 20
+    inner = 1 if small else 10
 
     def interleaved() -> None:  # rounds alternate so that machine drift hits every case alike
         for name, fn in cases.items():
@@ -135,14 +136,19 @@ def test_search_vs_raw_faiss(benchmark: Any, tmp_path_factory: pytest.TempPathFa
 
     interleaved()  # warm-up
     times = {name: [] for name in cases}
-    benchmark.pedantic(interleaved, rounds=1 if small else 30, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(interleaved, rounds=1 if small else 20, iterations=1, warmup_rounds=0)
     np.testing.assert_array_equal(out["store"][1], out["faiss_blas"][1])
     np.testing.assert_allclose(out["store"][0], out["faiss_blas"][0], rtol=1e-5, atol=1e-6)
-    qps = {name: queries / statistics.median(ts) for name, ts in times.items()}
+    # Best round per case (timeit's rule): other processes on a shared 2-core machine only ever
+    # add time, and the rounds interleave, so the minima compare the cases at their undisturbed speed.
+    qps = {name: queries / min(ts) for name, ts in times.items()}
+    median_qps = {name: queries / statistics.median(ts) for name, ts in times.items()}
     benchmark.extra_info.update({
         "count": count, "dim": dim, "queries": queries, **{f"{n}_qps": round(v, 1) for n, v in qps.items()},
-        "store_over_faiss": qps["store"] / qps["faiss_blas"],
+        **{f"{n}_median_qps": round(v, 1) for n, v in median_qps.items()},
+        "store_over_faiss": qps["store"] / max(qps["faiss_blas"], qps["faiss_default"]),
         "store_over_faiss_default": qps["store"] / qps["faiss_default"],
+        "store_over_faiss_median": median_qps["store"] / max(median_qps["faiss_blas"], median_qps["faiss_default"]),
     })
 
 
