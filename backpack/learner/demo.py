@@ -30,7 +30,7 @@ class DemoConfig:
     size: str = "small"
     hidden: int = 128
     feat_dim: int = 128
-    mtl_epochs: int = 4
+    mtl_epochs: int = 6
     mtl_limit: dict[str, int] = field(default_factory=lambda: {"lta": 240})
     few_labels: int = 100  # labelled samples of the novel task
     learn_epochs: int = 10
@@ -77,7 +77,8 @@ def run_demo(out: str | os.PathLike[str], config: DemoConfig = DemoConfig(), *, 
         write_synthetic(data, seed=config.seed, size=config.size)
     others = [t for t in ALL_TASKS if t != config.novel]
     common = dict(hidden=config.hidden, feat_dim=config.feat_dim, seed=config.seed, lr=config.lr)
-    runs = {"single": root / "runs" / f"single-{config.novel}", "mtl": root / "runs" / "mtl",
+    mtl_name = "mtl-" + "-".join(others)  # another novel task, another multi-task run and store
+    runs = {"single": root / "runs" / f"single-{config.novel}", "mtl": root / "runs" / mtl_name,
             "egopack": root / "runs" / f"egopack-{config.novel}", "mtl_ft": root / "runs" / f"mtl-ft-{config.novel}"}
     for r in runs.values():
         _fresh(r)
@@ -90,7 +91,7 @@ def run_demo(out: str | os.PathLike[str], config: DemoConfig = DemoConfig(), *, 
         limit = {t: n for t, n in config.mtl_limit.items() if t in others}
         train_run(data, others, runs["mtl"], epochs=config.mtl_epochs, device=device, progress=progress,
                   limit=limit, **common)
-    store = root / "store"
+    store = root / f"store-{mtl_name}"
     if not _has_version(store):
         log(f"[4/6] building the backpack -> {store}")
         if store.exists():

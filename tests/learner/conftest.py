@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,14 @@ def make_views() -> Callable[..., dict[str, ExactView]]:
 
 
 TINY = dict(dim=16, num_verbs=4, num_nouns=6, lta_videos=(3, 2), oscc_clips=(24, 12), video_seconds=(90.0, 110.0))
+
+
+@pytest.fixture(scope="session")
+def tiny_size() -> Any:
+    """A SyntheticConfig small enough for tests (seconds), with LTA clips long enough for samples."""
+    from backpack.tasks.data import SyntheticConfig
+
+    return SyntheticConfig(**TINY)
 
 
 @pytest.fixture(scope="session")
