@@ -47,6 +47,15 @@ class CrossTaskInteraction(nn.Module):
 
     Shapes: forward({task: f [M, D_task]}) -> ({task: [M, D_task]}, {task: {output: [M, C]}}).
     After a forward, ``last_neighbours[task]`` holds the retrieved ids, [depth, M, k].
+
+    Examples
+    --------
+    On random tensors, with any opened store (no backbone needed):
+
+    >>> bp = Backpack.open("store/")                                       # doctest: +SKIP
+    >>> inter = CrossTaskInteraction({t: bp.task(t) for t in bp.task_names}, {"state": 2}, k=4, depth=2)
+    >>> refined, logits = inter({t: torch.randn(32, bp.task(t).dim) for t in bp.task_names})
+    >>> votes = sum(lg["state"] for lg in logits.values())                 # [32, 2]
     """
 
     def __init__(

@@ -112,3 +112,28 @@ def test_rejects_bad_config(make_views: Callable, kwargs: dict, match: str) -> N
     args = {"store_tasks": make_views(), "outputs": {"y": 2}, "k": 2, "depth": 2} | kwargs
     with pytest.raises(ConfigError, match=match):
         CrossTaskInteraction(**args)
+
+
+def test_docstring_example_on_a_real_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The README/docstring use: random tensors, an opened store, no backbone."""
+    import numpy as np
+
+    from backpack.store import Backpack
+
+    rng = np.random.default_rng(0)
+    bp = Backpack.create(tmp_path / "store", verbs=["cut", "take", "open"], nouns=["cup", "knife"])
+    keys = np.array([(v, n) for v in range(3) for n in range(2)], dtype=np.int32)
+    with bp.new_version(message="random") as v:
+        for t, d in (("ar", 8), ("pnr", 4)):
+            v.add_task(t, rng.standard_normal((6, d)).astype(np.float32), keys, np.ones(6, np.int64))
+    bp = Backpack.open(tmp_path / "store")
+    torch.manual_seed(0)
+    inter = CrossTaskInteraction({t: bp.task(t) for t in bp.task_names}, {"state": 2}, k=4, depth=2)
+    feats = {t: torch.randn(32, bp.task(t).dim) for t in bp.task_names}
+    refined, logits = inter(feats)
+    votes = sum(lg["state"] for lg in logits.values())
+    assert votes.shape == (32, 2) and refined["pnr"].shape == (32, 4)
+    # the store's search and an exact cosine search pick the same neighbours at the first layer
+    protos = torch.nn.functional.normalize(torch.from_numpy(np.array(bp.task("ar").prototypes)), dim=1)
+    exact = torch.topk(torch.nn.functional.normalize(feats["ar"], dim=1) @ protos.T, 4, dim=1).indices
+    assert torch.equal(inter.last_neighbours["ar"][0].sort(dim=1).values, exact.sort(dim=1).values)
