@@ -55,12 +55,12 @@ class SyntheticConfig:
     verb_amp: float = 1.0
     noun_amp: float = 1.0
     background_amp: float = 0.8
-    noise: float = 0.8  # per channel; the noise vector's norm is noise * sqrt(dim)
-    nuisance: float = 0.10  # per channel, per video
+    noise: float = 0.6  # per channel; the noise vector's norm is noise * sqrt(dim)
+    nuisance: float = 0.2  # per channel, per video
     pnr_amp: float = 3.0  # in units of `noise`, along the signature direction
     distractor_rate: float = 0.25
     label_noise: float = 0.05
-    oscc_signal: float = 0.8
+    oscc_signal: float = 1.0
     noun_persist: float = 0.6
     successors: int = 3
     exceptions: int = 3
