@@ -148,3 +148,20 @@ def test_real_full_filesystem_on_import(tiny_fs: Path, tmp_path: Path) -> None:
     assert not dest.exists()
     assert list(tiny_fs.iterdir()) == []  # the temp folder is gone too
     assert shutil.disk_usage(tiny_fs).used < 64 * 1024
+
+
+def test_cli_import_on_full_filesystem(tiny_fs: Path, tmp_path: Path) -> None:
+    """``backpack import`` onto a full disk: a one-line error and a non-zero exit, no traceback."""
+    import sys
+
+    from rel_common import worker_env
+
+    src = new_store(tmp_path / "src")
+    publish(src, 2, big=True)
+    bundle = src.export(tmp_path / "b.zip")
+    proc = subprocess.run([sys.executable, "-m", "backpack.cli.main", "import", str(bundle), str(tiny_fs / "dest")],
+                          capture_output=True, text=True, env=worker_env(), timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "No space left" in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2, proc.stderr
+    assert list(tiny_fs.iterdir()) == []
