@@ -80,6 +80,44 @@ def test_kill_build_at_random_points(run: tuple[Path, Path], tmp_path: Path) -> 
     print(f"\nbackpack build killed {N_KILLS} times (one build: {duration:.1f} s); versions lost: 0")
 
 
+_FAULTY_CLI = r"""
+import sys
+from rel_faults import FaultyDisk
+from backpack.cli.main import cli
+store, kill_at, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+with FaultyDisk(store, kill_at=kill_at or None) as disk:
+    try:
+        cli.main(args, standalone_mode=False)
+    finally:
+        print("OPS", len(disk.ops), file=sys.stderr)
+"""
+
+
+def test_kill_build_at_exact_writes(run: tuple[Path, Path], tmp_path: Path) -> None:
+    """``backpack build`` killed just before its first array write, in the middle, before the
+    manifest's temp file and before the manifest's link (the commit)."""
+    data, run_dir = run
+    store = tmp_path / "store"
+    build = ["build", str(run_dir), "--data", str(data), "--store", str(store), "--device", "cpu", "--json"]
+
+    def faulty(kill_at: int) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", _FAULTY_CLI, str(store), str(kill_at), *build],
+                              capture_output=True, text=True, env=worker_env(), timeout=900)
+
+    _ok(*build)  # version 1 (creates the store)
+    counted = faulty(0)  # version 2, counting its write operations
+    assert counted.returncode == 0, counted.stderr[-2000:]
+    total = int(counted.stderr.split("OPS")[-1].split()[0])
+    points = sorted({1, total // 2, total - 1, total})
+    for n in points:
+        proc = faulty(n)
+        assert proc.returncode == -signal.SIGKILL, f"kill point {n}: {proc.stderr[-1000:]}"
+        assert _check(store, [1, 2]) == [1, 2]
+    _ok(*build)
+    assert _check(store, [1, 2]) == [1, 2, 3]
+    print(f"\nbackpack build killed before write ops {points} of {total}; versions lost: 0")
+
+
 def test_kill_import_and_tag(run: tuple[Path, Path], tmp_path: Path) -> None:
     data, run_dir = run
     store = tmp_path / "store"

@@ -7,7 +7,6 @@ Slow (each CLI run imports torch and trains on the synthetic data): run by ``mak
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
