@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from backpack.cli._common import EXIT_USAGE, echo_json, fail, handle_errors, log
+from backpack.distributed.cli import nproc_option
 
 
 def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
@@ -40,6 +41,7 @@ def _show_warnings() -> None:
 
 
 @click.command("train")
+@nproc_option
 @click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
 @click.option("--tasks", required=True, help="Comma-separated tasks: ar, lta, oscc, pnr (one = single-task).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN folder to write.")
@@ -77,6 +79,7 @@ def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: s
       backpack train --data data/ --tasks ar,lta,pnr --out runs/mtl
       backpack train --data data/ --tasks oscc --out runs/oscc --epochs 5 --model mlp
       backpack train --data data/ --tasks ar,lta,pnr --out runs/mtl --epochs 20 --resume
+      backpack train --data data/ --tasks ar,lta,pnr --out runs/mtl --nproc 2   # torchrun, 2 processes
     """
     limit = _parse_limits(limits)
     _show_warnings()
@@ -88,6 +91,10 @@ def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: s
                         engine=engine, hidden=hidden, layers=layers, feat_dim=feat_dim, lr=lr, batch_size=batch_size)
     except KeyboardInterrupt:
         fail(f"Interrupted. Every finished epoch is saved in {out}; continue with the same command and --resume.")
+        return
+    from backpack.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun only rank 0 reports
         return
     last = run.metrics_history[-1] if run.metrics_history else {}
     if as_json:

@@ -82,3 +82,18 @@ def test_interrupted_train_says_how_to_resume(tiny_data: Path, tmp_path: Path, m
     r = runner().invoke(cli, ["train", "--data", str(tiny_data), "--tasks", "oscc", "--out", str(tmp_path / "r"),
                               "--epochs", "1", "--json", *SMALL])
     assert r.exit_code == 1 and "--resume" in r.stderr and r.stdout == ""
+
+
+@pytest.mark.slow  # torchrun start-up: ~20 s on 2 cores
+def test_train_on_two_processes_prints_one_json_document(tiny_data: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DGLBACKEND": "pytorch"}
+    proc = subprocess.run([sys.executable, "-m", "backpack.cli.main", "train", "--data", str(tiny_data), "--tasks",
+                           "ar,oscc", "--out", str(tmp_path / "r"), "--epochs", "1", "--nproc", "2", "--json", *SMALL],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["epoch"] == 1  # exactly one JSON document (rank 0's)
+    assert (tmp_path / "r" / "checkpoint.json").is_file()
