@@ -54,11 +54,14 @@ def is_main_process() -> bool:
 
 
 def default_backend() -> str:
-    """``nccl`` when every local rank has its own GPU, else ``gloo`` (CPU, any machine)."""
+    """``nccl`` when every local rank has its own GPU, else ``gloo`` (CPU, any machine).
+
+    Decided from values every rank of a node sees alike, so all ranks pick the same backend.
+    """
     import torch
 
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available() and torch.cuda.device_count() > local:
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    if torch.cuda.is_available() and torch.cuda.device_count() >= local_world:
         return "nccl"
     return "gloo"
 
@@ -123,12 +126,13 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
 
 
 def device_for_rank(device: Any) -> Any:
-    """The device a rank should use: with NCCL, ``cuda`` means this rank's own GPU."""
+    """The device a rank should use: under torch.distributed, ``cuda`` means this rank's own GPU
+    (ranks share GPUs round-robin when a node has fewer GPUs than ranks)."""
     import torch
 
     dev = torch.device(device)
-    if is_distributed() and dev.type == "cuda" and dev.index is None:
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if is_distributed() and dev.type == "cuda" and dev.index is None and torch.cuda.device_count() > 0:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
     return dev
 
 
