@@ -97,3 +97,19 @@ def test_train_on_two_processes_prints_one_json_document(tiny_data: Path, tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout)["epoch"] == 1  # exactly one JSON document (rank 0's)
     assert (tmp_path / "r" / "checkpoint.json").is_file()
+
+
+def test_missing_feature_file_fails_or_is_skipped(tiny_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    data = Path(shutil.copytree(tiny_data, tmp_path / "data"))
+    clip = json.loads((data / "annotations" / "fho_oscc-pnr_train.json").read_text())["clips"][0]
+    (data / "omnivore_video_swinl" / f"{clip['video_uid']}.pt").unlink()
+    base = ["train", "--data", str(data), "--tasks", "oscc", "--epochs", "1", *SMALL]
+    r = runner().invoke(cli, [*base, "--out", str(tmp_path / "a")])
+    assert r.exit_code == 2 and clip["video_uid"] in r.stderr and "--skip-missing" in r.stderr
+    assert not (tmp_path / "a").exists()  # nothing written
+    r = runner().invoke(cli, [*base, "--out", str(tmp_path / "b"), "--skip-missing", "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert "Warning:" in r.stderr and "dropped" in r.stderr
+    assert json.loads(r.stdout)["epoch"] == 1
