@@ -98,3 +98,20 @@ def synth_data() -> Any:
     from backpack.tasks.data import generate_synthetic
 
     return generate_synthetic(seed=0)
+
+
+@pytest.fixture(scope="session")
+def synth_ds(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``Ego4DDataset`` over ``synth_root``, its cache outside the data folder (converted once)."""
+    from backpack.tasks.data import Ego4DDataset
+
+    return Ego4DDataset(synth_root, cache_dir=tmp_path_factory.mktemp("synth-cache"))
+
+
+@pytest.fixture
+def tiny_config() -> Any:
+    """A synthetic config small enough to write in a fraction of a second."""
+    from backpack.tasks.data import SIZES
+    from backpack.tasks.data.synthetic import with_overrides
+
+    return with_overrides(SIZES["small"], lta_videos=(2, 1), oscc_clips=(6, 4), video_seconds=(40.0, 60.0))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -30,11 +33,15 @@ def test_synth_json(tmp_path: Path, synth_root: Path) -> None:
     assert not (out / ".backpack-cache").exists()  # exactly the Ego4D layout
 
 
-def test_synth_text_and_seed(tmp_path: Path, synth_root: Path) -> None:
-    res = _runner().invoke(cli, ["synth", "--out", str(tmp_path / "d"), "--seed", "4"])
-    assert res.exit_code == 0
-    assert "videos" in res.stdout and "fingerprint" in res.stdout
-    assert fingerprint(tmp_path / "d") != fingerprint(synth_root)
+def test_synth_text_and_seed(tmp_path: Path, tiny_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backpack.tasks.data import synthetic
+
+    monkeypatch.setitem(synthetic.SIZES, "small", tiny_config)  # fast: the CLI path is what is tested
+    for seed in ("4", "5"):
+        res = _runner().invoke(cli, ["synth", "--out", str(tmp_path / seed), "--seed", seed])
+        assert res.exit_code == 0
+        assert "videos" in res.stdout and f"fingerprint {fingerprint(tmp_path / seed)}" in res.stdout
+    assert fingerprint(tmp_path / "4") != fingerprint(tmp_path / "5")
 
 
 def test_synth_refuses_non_empty_folder(tmp_path: Path) -> None:

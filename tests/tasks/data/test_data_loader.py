@@ -15,10 +15,14 @@ from backpack.tasks.data import ActionClip, Ego4DDataset, StateClip, Taxonomy, s
 from .conftest import lta_clip, oscc_clip
 
 
-def test_synthetic_loads_without_warnings(synth_root: Path, tmp_path: Path) -> None:
+def test_synthetic_loads_without_warnings(synth_root: Path, synth_ds: Ego4DDataset, tmp_path: Path,
+                                         tiny_config: object) -> None:
+    from backpack.tasks.data import write_synthetic
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ds = Ego4DDataset(synth_root, cache_dir=tmp_path / "cache")
+        Ego4DDataset(write_synthetic(tmp_path / "small-one", seed=5, size=tiny_config))  # type: ignore[arg-type]
+        ds = Ego4DDataset(synth_root, cache_dir=synth_ds.cache.cache_dir)  # the cache built once
     tax = json.loads((synth_root / "annotations" / "fho_lta_taxonomy.json").read_text())
     assert ds.taxonomy == Taxonomy(tuple(tax["verbs"]), tuple(tax["nouns"]))
     assert ds.feature_dim == 128
@@ -33,10 +37,10 @@ def test_synthetic_loads_without_warnings(synth_root: Path, tmp_path: Path) -> N
     assert all(c.start_frame <= c.pnr_frame <= c.end_frame for c in states if c.pnr_frame is not None)
 
 
-def test_features_are_float32_memory_maps(synth_root: Path, tmp_path: Path) -> None:
+def test_features_are_float32_memory_maps(synth_root: Path, synth_ds: Ego4DDataset) -> None:
     import torch
 
-    ds = Ego4DDataset(synth_root, cache_dir=tmp_path / "cache")
+    ds = synth_ds
     uid = ds.action_clips("train")[0].video_uid
     arr = ds.features(uid)
     assert isinstance(arr, np.memmap) and arr.dtype == np.float32 and arr.shape[1] == 128
@@ -95,8 +99,8 @@ def test_other_split_loaded_on_demand(tiny: Callable[..., Path]) -> None:
         assert len(ds.action_clips("test")) == 1
 
 
-def test_subsegments_on_loaded_clip(synth_root: Path, tmp_path: Path) -> None:
-    ds = Ego4DDataset(synth_root, cache_dir=tmp_path / "cache")
+def test_subsegments_on_loaded_clip(synth_ds: Ego4DDataset) -> None:
+    ds = synth_ds
     c = ds.action_clips("val")[3]
     out = sample_subsegments(ds.features(c.video_uid), c.start_frame, c.end_frame)
     assert out.shape == (3, 128) and np.isfinite(out).all()

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from backpack.errors import BackpackError, DataError
-from backpack.tasks.data.layout import fingerprint
 from backpack.tasks.data import SIZES, Ego4DDataset, generate_synthetic, sample_subsegments, write_synthetic
+from backpack.tasks.data.layout import fingerprint
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -29,15 +29,13 @@ def test_exact_layout(synth_root: Path) -> None:
     assert feats and all(n.startswith("omnivore_video_swinl/") and n.endswith(".pt") for n in feats)
 
 
-def test_same_seed_same_bytes_other_seed_differs(synth_root: Path, tmp_path: Path) -> None:
+def test_same_seed_same_bytes_other_seed_differs(synth_root: Path, synth_ds: Ego4DDataset, tmp_path: Path) -> None:
     again = write_synthetic(tmp_path / "again", seed=0)
     assert _tree(again) == _tree(synth_root)
-    other = write_synthetic(tmp_path / "other", seed=1)
-    fp = Ego4DDataset(synth_root).fingerprint()
-    assert fingerprint(again) == fp and fingerprint(other) != fp
-    a = json.loads((synth_root / "annotations/fho_lta_train.json").read_bytes())
-    b = json.loads((other / "annotations/fho_lta_train.json").read_bytes())
-    assert a != b
+    assert fingerprint(again) == synth_ds.fingerprint() == fingerprint(synth_root)
+    a, b = generate_synthetic(seed=0), generate_synthetic(seed=1)
+    assert a.lta["train"] != b.lta["train"] and a.oscc["val"] != b.oscc["val"]
+    assert not np.array_equal(a.world.verb_dirs, b.world.verb_dirs)
 
 
 def test_in_memory_matches_files(synth_root: Path, synth_data: Any) -> None:
@@ -68,7 +66,7 @@ def test_existing_folder_refused_and_untouched(tmp_path: Path) -> None:
     assert _tree(out) == {"keep.txt": b"mine"}
 
 
-def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_config: Any) -> None:
     import torch
 
     calls = {"n": 0}
@@ -82,7 +80,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(torch, "save", flaky)
     with pytest.raises(OSError):
-        write_synthetic(tmp_path / "data")
+        write_synthetic(tmp_path / "data", size=tiny_config)
     assert list(tmp_path.iterdir()) == []
 
 
