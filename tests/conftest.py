@@ -29,8 +29,22 @@ _S3_ENV = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_real_aws() -> Iterator[None]:
+    """Until a test asks for ``s3_server``, S3 clients point at a closed local port, with fake keys.
+
+    So a test that forgot the fixture fails fast instead of reaching AWS with real credentials.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in dict(_S3_ENV, AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_ENDPOINT_URL_S3="http://127.0.0.1:9").items():
+            mp.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            mp.delenv(name, raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
+def s3_server(_no_real_aws: None) -> Iterator[str]:
     """Start moto's S3 server on 127.0.0.1 (a free port), create ``S3_BUCKET``; yield the endpoint URL."""
     from moto.server import ThreadedMotoServer
 

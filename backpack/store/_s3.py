@@ -26,6 +26,16 @@ __all__ = ["S3Backend", "split_s3_url"]
 _S3ZarrStore: type | None = None  # made on first use: zarr is imported lazily
 
 
+def _io_errors() -> tuple[type[BaseException], ...]:
+    """What a storage call raises when the server is unreachable or refuses: s3fs turns HTTP
+    errors into OSError, but connection failures come through as botocore errors."""
+    import asyncio
+
+    from botocore.exceptions import BotoCoreError
+
+    return (OSError, BotoCoreError, asyncio.TimeoutError)
+
+
 def split_s3_url(url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix/`` -> (``bucket``, ``some/prefix``); the prefix may be empty."""
     if not isinstance(url, str) or not url.lower().startswith("s3://"):
@@ -68,7 +78,7 @@ def _fs_options(storage_options: dict[str, Any] | None, url: str) -> dict[str, A
     return opts
 
 
-def io_error(exc: Exception, action: str, key: str, url: str) -> BackpackError:
+def io_error(exc: BaseException, action: str, key: str, url: str) -> BackpackError:
     """A storage error as a house error naming the action, the key and the store."""
     if isinstance(exc, PermissionError):
         return StoreError(f"Access denied (forbidden) when trying to {action} {key!r} in store {url!r}: {exc}.")
@@ -88,25 +98,25 @@ def _zarr_store_class() -> type:
             other.store_url, other.key_prefix = self.store_url, self.key_prefix
             return other
 
-        def _error(self, exc: OSError, action: str, key: str) -> BackpackError:
+        def _error(self, exc: BaseException, action: str, key: str) -> BackpackError:
             return io_error(exc, action, f"{self.key_prefix}/{key}".strip("/"), self.store_url)
 
         async def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
             try:
                 return await super().get(key, *args, **kwargs)
-            except OSError as exc:  # a missing key is not an error: FsspecStore returns None then
+            except _io_errors() as exc:  # a missing key is not an error: FsspecStore returns None then
                 raise self._error(exc, "read", key) from exc
 
         async def set(self, key: str, value: Any) -> None:
             try:
                 await super().set(key, value)
-            except OSError as exc:
+            except _io_errors() as exc:
                 raise self._error(exc, "write", key) from exc
 
         async def delete(self, key: str) -> None:
             try:
                 await super().delete(key)
-            except OSError as exc:
+            except _io_errors() as exc:
                 raise self._error(exc, "delete", key) from exc
 
     return S3ZarrStore
@@ -148,15 +158,9 @@ class S3Backend(Backend):
     def _path(self, key: str) -> str:
         return f"{self._root}/{check_key(key)}"
 
-    def _wrap(self, exc: Exception, action: str, key: str) -> BackpackError:
+    def _wrap(self, exc: BaseException, action: str, key: str) -> BackpackError:
         """An s3fs/botocore error as a house error naming the store, the key and the action."""
         return io_error(exc, action, key, self.url)
-
-    def _missing_bucket(self) -> bool:
-        try:
-            return not self.fs.exists(self.bucket)
-        except Exception:  # noqa: BLE001 -- only used to choose the wording of an error
-            return False
 
     # -- key/value operations -----------------------------------------------------------------
     def read(self, key: str) -> bytes:
@@ -164,7 +168,7 @@ class S3Backend(Backend):
             return self.fs.cat_file(self._path(key))
         except (FileNotFoundError, IsADirectoryError):
             raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
-        except OSError as exc:
+        except _io_errors() as exc:
             raise self._wrap(exc, "read", key) from exc
 
     def write(self, key: str, data: bytes) -> None:
@@ -173,7 +177,7 @@ class S3Backend(Backend):
             self.fs.pipe_file(self._path(key), bytes(data))
         except FileNotFoundError:
             raise NotFoundError(f"Bucket {self.bucket!r} of store {self.url!r} does not exist.") from None
-        except OSError as exc:
+        except _io_errors() as exc:
             raise self._wrap(exc, "write", key) from exc
 
     def create_exclusive(self, key: str, data: bytes) -> None:
@@ -187,7 +191,7 @@ class S3Backend(Backend):
             ) from None
         except FileNotFoundError:
             raise NotFoundError(f"Bucket {self.bucket!r} of store {self.url!r} does not exist.") from None
-        except OSError as exc:
+        except _io_errors() as exc:
             raise self._wrap(exc, "create", key) from exc
 
     def delete(self, key: str) -> None:
@@ -196,7 +200,7 @@ class S3Backend(Backend):
             self.fs.rm_file(self._path(key))
         except FileNotFoundError:
             pass
-        except OSError as exc:
+        except _io_errors() as exc:
             raise self._wrap(exc, "delete", key) from exc
 
     def _find(self, prefix: str, detail: bool) -> dict[str, Any]:
@@ -208,7 +212,7 @@ class S3Backend(Backend):
             found = self.fs.find(base, detail=True)
         except FileNotFoundError:
             return {}
-        except OSError as exc:
+        except _io_errors() as exc:
             raise self._wrap(exc, "list", prefix) from exc
         cut = len(self._root) + 1
         out = {}
@@ -222,17 +226,21 @@ class S3Backend(Backend):
         return sorted(self._find(prefix, detail=False))
 
     def exists(self, key: str) -> bool:
+        # Not fs.isfile(): it answers False when the server cannot be reached.
         try:
-            return self.fs.isfile(self._path(key))
-        except OSError as exc:
+            info = self.fs.info(self._path(key))
+        except FileNotFoundError:
+            return False
+        except _io_errors() as exc:
             raise self._wrap(exc, "check", key) from exc
+        return info.get("type") == "file"
 
     def size(self, key: str) -> int:
         try:
             info = self.fs.info(self._path(key))
         except FileNotFoundError:
             raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
-        except OSError as exc:
+        except _io_errors() as exc:
             raise self._wrap(exc, "stat", key) from exc
         if info.get("type") != "file":
             raise NotFoundError(f"No key {key!r} in store {self.url!r}.")

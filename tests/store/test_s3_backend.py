@@ -157,3 +157,39 @@ def test_access_denied_names_store_and_key(s3_server: str, s3_storage_options: d
     with pytest.raises(BackpackError, match="Access denied"):
         open_backend(url, "a", s3_storage_options).create_exclusive("versions/00000001.json", b"{}")
     assert Backpack.open(url, storage_options=s3_storage_options).versions() == []
+
+
+def test_unreachable_server_is_a_clear_error(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connection failures (botocore errors, not OSError) become StoreErrors naming store and key;
+    ``exists`` raises instead of answering False (which would hide versions)."""
+    import logging
+
+    import boto3
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    from backpack.errors import StoreError
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="outage")
+    monkeypatch.setattr(s3fs.S3FileSystem, "retries", 1)  # s3fs's own retry loop
+    opts = {"endpoint_url": endpoint, "key": "testing", "secret": "testing",
+            "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1}}
+    backend = open_backend("s3://outage/st", "a", opts)
+    backend.write("versions/00000001.json", b"{}")
+    server.stop()
+    calls = {
+        "read": lambda: backend.read("versions/00000001.json"),
+        "write": lambda: backend.write("x.json", b"1"),
+        "create": lambda: backend.create_exclusive("versions/00000002.json", b"{}"),
+        "list": lambda: backend.list("versions/"),
+        "check": lambda: backend.exists("versions/00000001.json"),
+    }
+    for action, call in calls.items():
+        with pytest.raises(StoreError) as info:
+            call()
+        assert f"Cannot {action}" in str(info.value) and "'s3://outage/st'" in str(info.value)
