@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -14,6 +15,8 @@ from backpack.tasks.data import layout
 from backpack.tasks.data.clips import ActionClip, StateClip, Taxonomy
 from backpack.tasks.data.features import FEATURE_SUFFIXES, FeatureCache
 from backpack.tasks.data.sampling import FRAMES_PER_FEATURE
+
+ClipT = TypeVar("ClipT", ActionClip, StateClip)
 
 
 class Ego4DDataset:
@@ -105,7 +108,7 @@ class Ego4DDataset:
         if split not in self._actions:
             path = layout.lta_file(self.root, split)
             clips = self._load(path, ann.parse_action_clip, "clip_uid", lambda c: (c.clip_uid, c.action_idx))
-            clips.sort(key=lambda c: (c.video_uid, c.start_frame - 0, c.clip_uid, c.action_idx))
+            clips.sort(key=lambda c: (c.video_uid, c.start_frame, c.clip_uid, c.action_idx))
             self._actions[split] = clips
         return list(self._actions[split])
 
@@ -118,7 +121,13 @@ class Ego4DDataset:
             self._states[split] = clips
         return list(self._states[split])
 
-    def _load(self, path: Path, parse, id_field: str, key) -> list:  # type: ignore[no-untyped-def]
+    def _load(
+        self,
+        path: Path,
+        parse: Callable[[Any, Taxonomy], ClipT],
+        id_field: str,
+        key: Callable[[ClipT], object],
+    ) -> list[ClipT]:
         if not path.is_file():
             raise DataError(f"Missing annotation file {str(path)!r}. {self._expected()}")
         clips, skipped = ann.parse_clips(path, self.taxonomy, parse, id_field, key, self.skip_invalid)
@@ -132,21 +141,22 @@ class Ego4DDataset:
             self._warn_clipped()
         return clips
 
-    def _drop_missing(self, path: Path, clips: list) -> list:  # type: ignore[type-arg]
+    def _drop_missing(self, path: Path, clips: list[ClipT]) -> list[ClipT]:
         missing = sorted({c.video_uid for c in clips if c.video_uid not in self._sources})
         if not missing:
             return clips
-        n_clips = sum(c.video_uid in missing for c in clips)
-        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        gone = set(missing)
+        n_clips = sum(c.video_uid in gone for c in clips)
+        # printable ids as they are, others as repr: the message stays on one line
+        shown = ", ".join(u if u.isprintable() else repr(u) for u in missing[:5]) + (", ..." if len(missing) > 5 else "")
         folder = self.root / self.features_name
         msg = f"{path.name}: {n_clips} clip(s) of {len(missing)} video(s) have no feature file in {str(folder)!r} ({shown})"
         if not self.skip_missing:
             raise DataError(msg + ". Pass skip_missing=True (--skip-missing) to drop them.")
         warnings.warn(msg + "; dropped (skip_missing=True).", stacklevel=4)
-        gone = set(missing)
         return [c for c in clips if c.video_uid not in gone]
 
-    def _count_clipped(self, path: Path, clips: list) -> None:  # type: ignore[type-arg]
+    def _count_clipped(self, path: Path, clips: list[ActionClip] | list[StateClip]) -> None:
         beyond = 0
         for c in clips:
             steps = self.features(c.video_uid).shape[0]
@@ -172,6 +182,8 @@ class Ego4DDataset:
     def feature_dim(self) -> int:
         """D, the dimension of every feature file (all must agree)."""
         if self._dim is None:
+            if not self._sources:
+                raise DataError(f"No feature file (.pt or .npy) in {str(self.root / self.features_name)!r}.")
             self.features(next(iter(self._sources)))
         assert self._dim is not None
         return self._dim

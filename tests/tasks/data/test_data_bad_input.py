@@ -197,6 +197,12 @@ def test_missing_feature_files_listed(tiny: Tiny) -> None:
     assert "gone0, gone1, gone2, gone3, gone4, ..." in msg and "skip_missing" in msg
 
 
+def test_missing_ids_shown_on_one_line(tiny: Tiny) -> None:
+    with pytest.raises(DataError) as info:
+        Ego4DDataset(tiny(lta=_lta_on("v1", "bad\nid"), oscc={}))
+    assert "\n" not in str(info.value) and "'bad\\nid'" in str(info.value)
+
+
 def test_skip_missing_warns_and_drops(tiny: Tiny) -> None:
     root = tiny(lta=_lta_on("v1", "gone1", "gone2"), oscc={})
     with pytest.warns(UserWarning, match=r"2 clip\(s\) of 2 video\(s\) have no feature file.*dropped"):
