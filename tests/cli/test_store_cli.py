@@ -368,7 +368,7 @@ def test_s3_store_through_storage_options(s3_url: str, s3_storage_options: dict[
     assert_usage_error(run("inspect", s3_url, "--storage-option", "bogus=1"), "bogus")
 
 
-@pytest.mark.parametrize("argv", [["inspect", "{s}", "--json"], ["verify", "{s}"], ["log", "{s}"]])
+@pytest.mark.parametrize("argv", [["inspect", "{s}", "--json"], ["verify", "{s}"]])
 def test_store_commands_never_import_torch_or_dgl(pristine: Path, argv: list[str]) -> None:
     """A real process with -X importtime: every module it imports is listed on stderr."""
     cmd = [sys.executable, "-X", "importtime", "-m", "backpack.cli.main", *[a.format(s=pristine) for a in argv]]
