@@ -119,3 +119,23 @@ def test_fingerprint_stable_and_sensitive(tiny: Callable[..., Path], tmp_path: P
 
 def test_repr(tiny: Callable[..., Path]) -> None:
     assert "omnivore_video_swinl" in repr(Ego4DDataset(tiny()))
+
+
+def test_import_needs_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, backpack.tasks.data, backpack.cli.data_cmds; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_npy_only_dataset_reads_without_torch(tiny: Callable[..., Path]) -> None:
+    import subprocess
+    import sys
+
+    root = tiny(features={"v1.npy": np.ones((20, 8), np.float32)})
+    code = (f"import sys; from backpack.tasks.data import Ego4DDataset; ds = Ego4DDataset({str(root)!r}); "
+            "print(ds.feature_dim, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "8 False"
