@@ -109,6 +109,10 @@ class Task(ABC):
             total = total + F.cross_entropy(value, targets[out], ignore_index=IGNORE_INDEX)
         return total
 
+    def metrics(self, logits: dict[str, Tensor], targets: dict[str, Tensor], seed: int = 0) -> dict[str, float]:
+        """Alias of :meth:`score` (the name docs/design.md uses)."""
+        return self.score(logits, targets, seed)
+
     @torch.no_grad()
     def evaluate(
         self, model: Any, samples: list["GraphSample"], *, batch_size: int = 32,

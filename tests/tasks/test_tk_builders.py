@@ -54,13 +54,17 @@ def test_units_targets_loss_and_evaluate(ds: Ego4DDataset, name: str) -> None:
     loss.backward()
     assert torch.isfinite(loss) and h.grad is not None and h.grad.abs().sum() > 0
 
-    class Fixed(torch.nn.Module):
+    proj = torch.nn.Linear(ds.feature_dim, 8)
+
+    class Fixed(torch.nn.Module):  # a deterministic per-node model: results cannot depend on batching
         def forward(self, t: str, b: GraphBatch) -> dict[str, torch.Tensor]:
-            torch.manual_seed(1)
-            return {k: lin(task.units(b, torch.randn(b.num_nodes, 8))) for k, lin in heads.items()}
+            return {k: lin(task.units(b, proj(b.x.mean(1)))) for k, lin in heads.items()}
 
     metrics = task.evaluate(Fixed(), samples, batch_size=2)
     assert set(metrics) == set(task.metric_names) and all(isinstance(v, float) for v in metrics.values())
+    # batch size does not change the result, and metrics() scores what evaluate() collected
+    assert task.evaluate(Fixed(), samples, batch_size=len(samples)) == pytest.approx(metrics, nan_ok=True)
+    assert task.evaluate(Fixed(), []) == {m: pytest.approx(float("nan"), nan_ok=True) for m in task.metric_names}
 
 
 @pytest.mark.parametrize("name", list_tasks())
