@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from backpack.errors import IntegrityError, NotFoundError
+from backpack.errors import BackpackError, IntegrityError, NotFoundError, StoreError
 from backpack.store.manifest import ArrayEntry
 
 if TYPE_CHECKING:
@@ -36,7 +36,24 @@ def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
 
 
 def write_group(backend: Backend, prefix: str, arrays: dict[str, np.ndarray], attributes: dict) -> dict[str, ArrayEntry]:
-    """Write ``arrays`` as a zarr v3 group at ``prefix``; return their manifest entries."""
+    """Write ``arrays`` as a zarr v3 group at ``prefix``; return their manifest entries.
+
+    Network errors of object-store clients (botocore, aiohttp: not ``OSError``) become a
+    :class:`~backpack.errors.StoreError` naming the store; ``OSError`` (disk full) passes through.
+    """
+    try:
+        return _write_group(backend, prefix, arrays, attributes)
+    except (BackpackError, OSError):
+        raise
+    except Exception as exc:
+        if _is_io_error(exc):
+            raise StoreError(
+                f"Cannot write task data {prefix!r} to store {backend.url!r}: {type(exc).__name__}: {exc}."
+            ) from exc
+        raise
+
+
+def _write_group(backend: Backend, prefix: str, arrays: dict[str, np.ndarray], attributes: dict) -> dict[str, ArrayEntry]:
     import zarr
     from zarr.codecs import Crc32cCodec, ZstdCodec
 
@@ -50,6 +67,8 @@ def write_group(backend: Backend, prefix: str, arrays: dict[str, np.ndarray], at
         arr = group.create_array(
             name, shape=data.shape, dtype=data.dtype, chunks=_chunks(data.shape, data.dtype.itemsize),
             compressors=codecs, fill_value=0,
+            # every chunk is stored, even all-zero ones: readers treat a missing chunk as damage
+            config={"write_empty_chunks": True},
         )
         arr[...] = data
         entries[name] = ArrayEntry(tuple(int(s) for s in data.shape), str(data.dtype), sha256_of(data))
@@ -80,11 +99,37 @@ def read_array(backend: Backend, prefix: str, name: str, entry: ArrayEntry, wher
             f"Metadata mismatch for {what}. Expected {entry.shape} {entry.dtype}. Got {tuple(arr.shape)} {arr.dtype}."
         )
     try:
+        # zarr fills missing chunks with zeros: a claim without data must be refused before
+        # the claimed array is allocated (one listing of the array's keys, no chunk read).
+        expected = int(arr.nchunks)
+        stored = sum(1 for k in backend.list(f"{prefix.rstrip('/')}/{name}/") if not k.endswith("/zarr.json"))
+    except Exception as exc:
+        raise _read_error(exc, what, backend) from None
+    if stored < expected:
+        raise IntegrityError(f"Missing chunks in {what}. Expected {expected}. Got {stored}.")
+    try:
         data = arr[...]
     except Exception as exc:  # zarr raises many kinds for a bad chunk (checksum, codec, size)
-        raise IntegrityError(f"Corrupted chunk in {what}: {exc}.") from None
+        raise _read_error(exc, what, backend) from None
     data = np.ascontiguousarray(data)
     digest = sha256_of(data)
     if digest != entry.sha256:
         raise IntegrityError(f"Checksum mismatch for {what}. Expected sha256 {entry.sha256}. Got {digest}.")
     return data
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    """Network or file-system trouble (not damaged bytes): botocore/aiohttp errors are not OSErrors."""
+    module = type(exc).__module__.split(".")[0]
+    return isinstance(exc, (OSError, ConnectionError, TimeoutError)) or module in _IO_MODULES
+
+
+_IO_MODULES = {"botocore", "aiobotocore", "aiohttp", "s3fs", "fsspec", "urllib3", "requests"}
+
+
+def _read_error(exc: BaseException, what: str, backend: Backend) -> Exception:
+    if isinstance(exc, (IntegrityError, StoreError)):
+        return exc
+    if _is_io_error(exc):
+        return StoreError(f"Cannot read {what} from store {backend.url!r}: {type(exc).__name__}: {exc}.")
+    return IntegrityError(f"Corrupted chunk in {what}: {exc}.")

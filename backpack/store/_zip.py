@@ -41,7 +41,8 @@ class ZipBackend(Backend):
             raise NotFoundError(f"No bundle at {url!r}.") from None
         except (zipfile.BadZipFile, OSError) as exc:
             raise BundleError(f"Bundle {url!r} is not a readable zip file (truncated?): {exc}.") from exc
-        self._infos = {i.filename: i for i in self._zip.infolist() if not i.is_dir()}
+        # Entries with empty names (a NUL cut them) or directories are not keys; never read them.
+        self._infos = {i.filename: i for i in self._zip.infolist() if i.filename and not i.filename.endswith("/")}
         self._lock = threading.Lock()  # zarr reads from several threads
 
     @property

@@ -76,6 +76,8 @@ def _check_entries(zf: zipfile.ZipFile, bundle: str, max_total_bytes: int) -> li
     for info in zf.infolist():
         name = info.filename
         where = f"entry {name!r} of bundle {bundle!r}"
+        if not name or "\x00" in name:  # zipfile cuts names at NUL: an empty name is hostile
+            raise BundleError(f"Unsafe {where}: empty name or NUL byte. Expected a relative key.")
         if name.startswith("/") or (len(name) > 1 and name[1] == ":") or "\\" in name:
             raise BundleError(f"Unsafe {where}: absolute path. Expected a relative key.")
         if ".." in name.split("/"):

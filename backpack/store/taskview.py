@@ -24,6 +24,8 @@ class TaskView:
     """
 
     def __init__(self, bp: Backpack, entry: TaskEntry, version: int | None) -> None:
+        import zarr  # noqa: F401  -- every array read needs it; import once here, not mid-read
+
         self._bp = bp
         self.entry = entry
         self.version = version

@@ -124,13 +124,20 @@ class VersionWriter:
             manifest = Manifest(
                 number, self.parent, _utc(), self.message, tasks, self._bp.verbs, self._bp.nouns, self._provenance
             )
+            payload = fmt.dumps(manifest.to_dict())
             try:
-                backend.create_exclusive(fmt.version_key(number), fmt.dumps(manifest.to_dict()))
+                backend.create_exclusive(fmt.version_key(number), payload)
             except ConflictError:
                 # Someone published `number` first: take the next free one after a short jitter.
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
                 number = max(number + 1, (self._bp.latest() or 0) + 1)
                 continue
+            except BaseException as exc:
+                if not self._published_anyway(fmt.version_key(number), payload):
+                    wrapped = _as_store_error(exc, self._bp.url, number)
+                    if wrapped is exc:
+                        raise
+                    raise wrapped from exc
             self._done = True
             self.version = number
             self._bp._manifests[number] = manifest
@@ -140,6 +147,23 @@ class VersionWriter:
             f"Could not publish to store {self._bp.url!r}: lost the race for a version number "
             f"{MAX_COMMIT_ATTEMPTS} times. The data is written but unreferenced; retry the publish."
         )
+
+    def _published_anyway(self, key: str, payload: bytes) -> bool:
+        """After a failed create: did our manifest land anyway (e.g. a lost reply)? If it surely
+        did not, delete our data; if we cannot tell, leave it (unreferenced data is harmless,
+        deleting data a published manifest refers to is not)."""
+        try:
+            there = self._bp.backend.read(key)
+        except NotFoundError:
+            self.abort()
+            return False
+        except Exception:  # noqa: BLE001 -- cannot tell: keep the data
+            self._done = True
+            return False
+        if there == payload:
+            return True
+        self.abort()  # another writer's manifest: ours was never written
+        return False
 
     def abort(self) -> None:
         """Give up: delete the data written so far (best effort; leftovers are never listed)."""
@@ -178,3 +202,12 @@ def _utc() -> str:
     from backpack.store.store import utc_now
 
     return utc_now()
+
+
+def _as_store_error(exc: BaseException, url: str, number: int) -> BaseException:
+    """Object-store client errors (botocore: not OSError) as a StoreError naming the store."""
+    from backpack.store._arrays import _is_io_error
+
+    if isinstance(exc, Exception) and not isinstance(exc, (BackpackError, OSError)) and _is_io_error(exc):
+        return StoreError(f"Cannot publish version {number} to store {url!r}: {type(exc).__name__}: {exc}.")
+    return exc

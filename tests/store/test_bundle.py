@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from store_data import NOUNS, VERBS, add, make_task
 
-from backpack.errors import BundleError, ConflictError, IntegrityError, ReadOnlyError
+from backpack.errors import BundleError, ConflictError, IntegrityError, NotAStoreError, ReadOnlyError
 from backpack.store import Backpack, export_bundle, import_bundle
 
 
@@ -187,3 +187,12 @@ def test_import_into_object_storage(bundle: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(bp.task("ar").prototypes, make_task(1).prototypes)
     with pytest.raises(ConflictError, match="already exists"):
         import_bundle(bundle, url)
+
+
+def test_nul_in_entry_name(bundle: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "nul.zip"
+    bad.write_bytes(bundle.read_bytes().replace(b"backpack.json", b"\x00ackpack.json"))
+    with pytest.raises(BundleError, match="empty name or NUL"):
+        import_bundle(bad, tmp_path / "dest")
+    with pytest.raises(NotAStoreError, match="no 'backpack.json'"):  # in place: the root is unnamed
+        Backpack.open(bad)

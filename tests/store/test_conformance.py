@@ -208,3 +208,42 @@ class TestWriteConformance:
         groups = {k.split("/")[1] for k in bp.backend.list("data/")}
         assert groups == {bp.manifest.tasks["ar"].path.split("/")[1]}
         np.testing.assert_array_equal(bp.task("ar").prototypes, make_task(2).prototypes)
+
+
+class TestCommitFailures:
+    """A failed commit removes its data unless the manifest landed anyway (a lost reply)."""
+
+    def _store(self, tmp_path: Any) -> Backpack:
+        bp = Backpack.create(tmp_path / "s", verbs=VERBS, nouns=NOUNS)
+        with bp.new_version() as v:
+            add(v, "ar", make_task(1))
+        return bp
+
+    def test_failed_create_removes_data(self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        bp = self._store(tmp_path)
+        before = set(bp.backend.list(""))
+
+        def disk_full(key: str, data: bytes) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(bp.backend, "create_exclusive", disk_full)
+        with pytest.raises(OSError, match="No space"):
+            with bp.new_version() as v:
+                add(v, "lta", make_task(2))
+        assert set(bp.backend.list("")) == before
+        assert Backpack.open(bp.url).verify() == []
+
+    def test_lost_reply_counts_as_published(self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        bp = self._store(tmp_path)
+        real = bp.backend.create_exclusive
+
+        def lost_reply(key: str, data: bytes) -> None:
+            real(key, data)
+            raise OSError(104, "Connection reset by peer")
+
+        monkeypatch.setattr(bp.backend, "create_exclusive", lost_reply)
+        with bp.new_version(message="landed") as v:
+            add(v, "lta", make_task(2))
+        assert v.version == 2
+        reader = Backpack.open(bp.url)
+        assert reader.versions() == [1, 2] and reader.verify() == [] and reader.manifest.message == "landed"

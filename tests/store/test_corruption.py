@@ -178,3 +178,19 @@ def test_dangling_tag(bp: Backpack) -> None:
 def test_manifest_vocabulary_mismatch(bp: Backpack) -> None:
     _edit_manifest(bp, 2, lambda m: m["vocabulary"]["nouns"].append("extra"))
     assert Backpack.open(bp.url).verify() == ["version 2: vocabulary differs from backpack.json"]
+
+
+def test_crafted_flat_index_with_valid_checksum(bp: Backpack) -> None:
+    """A hostile writer's flat index claiming 8 GiB (its sha256 matches) is refused before faiss."""
+    from backpack.store._arrays import write_group
+
+    view = Backpack.open(bp.url).task("ar")
+    raw = np.array(view._array("index"))
+    pos = raw.shape[0] - 4 * 40 * 16 - 8
+    raw[pos : pos + 8] = np.frombuffer(np.uint64(2**31).tobytes(), np.uint8)
+    arrays = {n: np.asarray(getattr(view, n)) for n in ("prototypes", "keys", "support")}
+    entries = write_group(bp.backend, "data/ar-crafted", dict(arrays, index=raw), {})
+    _edit_manifest(bp, 2, lambda m: m["tasks"]["ar"].update(path="data/ar-crafted/") or
+                   m["tasks"]["ar"]["arrays"].update(index=entries["index"].to_dict()))
+    with pytest.raises(IntegrityError, match=r"does not have the flat layout.*Expected \d+ bytes for 40 x 16"):
+        Backpack.open(bp.url).task("ar").index
