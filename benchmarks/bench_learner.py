@@ -112,7 +112,7 @@ def test_refinement_share_of_a_step(benchmark, tmp_path: Path, size: str) -> Non
     pair()
     for ts in times.values():
         ts.clear()
-    benchmark.pedantic(pair, rounds=1 if small else 20, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(pair, rounds=1 if small else 8, iterations=1, warmup_rounds=0)
     ego, ft = statistics.median(times["egopack"]), statistics.median(times["mtl_ft"])
     benchmark.extra_info.update({"size": size, "egopack_step_ms": 1e3 * ego, "mtl_ft_step_ms": 1e3 * ft,
                                  "egopack_over_mtl_ft": ego / ft, "refinement_share": 1 - ft / ego})
@@ -146,7 +146,7 @@ def test_knn_vs_reference(benchmark, tmp_path: Path, size: str) -> None:  # type
             fn()
             times[name].append(time.perf_counter() - t0)
 
-    benchmark.pedantic(pair, rounds=1 if small else 50, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(pair, rounds=1 if small else 20, iterations=1, warmup_rounds=0)
     s, r = statistics.median(times["store"]), statistics.median(times["reference"])
     benchmark.extra_info.update({"size": size, "store_ms": 1e3 * s, "reference_ms": 1e3 * r,
                                  "reference_over_store": r / s})
