@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-# small enough that a 2-epoch, 4-task run takes a few seconds on 2 cores
+# small enough that every task builds its graphs in well under a second
 TINY = dict(dim=32, num_verbs=6, num_nouns=8, lta_videos=(3, 2), oscc_clips=(32, 16), video_seconds=(60.0, 90.0))
-TINY_MODEL = dict(hidden=32, layers=2, feat_dim=16, batch_size=8)
 
 
 @contextmanager
