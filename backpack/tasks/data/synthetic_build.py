@@ -78,7 +78,7 @@ def _lta_records(video: Video, rng: np.random.Generator, world: World) -> list[d
 
 
 def _oscc_windows(video: Video, rng: np.random.Generator) -> list[tuple[int, int, Action]]:
-    """Non-overlapping 8 s windows around actions: (start, end, action)."""
+    """Non-overlapping 8 s windows around actions, no other PNR inside: (start, end, action)."""
     length = int(OSCC_SECONDS * FPS)
     out: list[tuple[int, int, Action]] = []
     free_from = 0
@@ -88,6 +88,10 @@ def _oscc_windows(video: Video, rng: np.random.Generator) -> list[tuple[int, int
         # the window ends where the features end (the last step covers frames up to 16*T)
         start = min(max(start, 0), video.feats.shape[0] * FRAMES_PER_FEATURE - length)
         if start < free_from or not a.start >= start or not a.end <= start + length + FPS:
+            continue
+        # as in Ego4D, a clip's label is about the whole clip: no other state change may happen in it
+        if any(b is not a and b.changes and b.transient is not None and start <= b.transient < start + length
+               for b in video.actions):
             continue
         out.append((start, start + length, a))
         free_from = start + length
