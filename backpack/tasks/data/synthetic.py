@@ -16,8 +16,9 @@ Generative model (see also ``docs/synthetic-data.md``):
   that frame gets a transient ``pnr_amp*sigma*s`` along a signature direction ``s``. A fraction
   ``distractor_rate`` of the other actions gets the same transient (an attempt without a change), so
   the transient alone does not decide OSCC.
-* **OSCC clips** are 8 s windows (parent frames) around actions of separate videos, balanced on
-  the true state change to about 50% positives before the label noise. The one action that decides
+* **OSCC clips** are 8 s windows (parent frames) around actions of separate videos, with no other
+  action's PNR inside, balanced on the true state change to about 50% positives before the label
+  noise. The one action that decides
   the label fills only part of the window, under the same strong noise (its amplitude can be
   lowered with ``oscc_signal``), so OSCC is hard to learn from its few labels directly and much
   easier through what AR/LTA learn about verbs and nouns, and PNR about the transient.
