@@ -125,7 +125,7 @@ def test_fuzz_store_reader(source: Path, tmp_path: Path) -> None:
     counts: Counter[str] = Counter()
     import numpy as np
 
-    @settings(max_examples=int(40 * SCALE), **CFG)
+    @settings(max_examples=int(25 * SCALE), **CFG)
     @given(st.data())
     def run(data: st.DataObject) -> None:
         counts["tried"] += 1
