@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -106,8 +107,9 @@ def check_query_values(q: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarra
     and normalising the queries)."""
     _numeric(q, "queries", where, "fiu")
     q = np.ascontiguousarray(q, dtype=np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", q, q))
-    if not (np.isfinite(norms).all() and (norms.size == 0 or norms.min() > _TINY)):
+    sq = np.einsum("ij,ij->i", q, q)
+    # one max/min instead of isfinite().all(): NaN/inf make max non-finite (a hot path for Q = 1)
+    if sq.size and not (math.isfinite(float(sq.max())) and float(sq.min()) > _TINY * _TINY):
         bad = ~np.isfinite(q)
         if bad.any():
             row, col = map(int, np.argwhere(bad)[0])
@@ -115,8 +117,8 @@ def check_query_values(q: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarra
         # Huge or tiny (or zero) rows over/underflow the float32 norm: normalise them in float64.
         n64 = np.sqrt(np.einsum("ij,ij->i", q, q, dtype=np.float64))
         q = (q / np.where(n64 > 0, n64, 1.0)[:, None]).astype(np.float32)
-        norms = (n64 > 0).astype(np.float32)  # zero rows keep score 0
-    return q, norms
+        return q, (n64 > 0).astype(np.float32)  # zero rows keep score 0
+    return q, np.sqrt(sq, out=sq)
 
 
 _TINY = 1e-15

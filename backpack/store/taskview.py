@@ -133,7 +133,10 @@ class TaskView:
         else:
             with blas_path():
                 scores, ids = index.search(q, k)
-        np.divide(scores, norms[:, None], out=scores, where=norms[:, None] > 0)
+        if norms.all():
+            scores /= norms[:, None]
+        else:  # zero queries: cosine 0 everywhere, keep the 0 scores
+            np.divide(scores, norms[:, None], out=scores, where=norms[:, None] > 0)
         return scores, ids
 
     def _search_torch(self, queries: Any, k: int) -> tuple[Any, Any]:
