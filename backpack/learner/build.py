@@ -73,6 +73,7 @@ def accumulate(ds: Any, model: torch.nn.Module, features: FeatureFn, dims: dict[
     from tqdm import tqdm
 
     from backpack.backbone.graph import GraphBatch
+    from backpack.distributed import all_reduce_sums, shard, world_size
     from backpack.tasks.registry import get_task
 
     ar = get_task("ar")
@@ -82,7 +83,9 @@ def accumulate(ds: Any, model: torch.nn.Module, features: FeatureFn, dims: dict[
     model.eval()
     bar = tqdm(total=len(clips), desc="build", unit="clip", disable=not progress, leave=False, file=sys.stderr)
     try:
-        for chunk in clip_chunks(clips, chunk_actions):
+        # under torch.distributed each rank forwards its own chunks (at least one chunk per rank)
+        per_chunk = min(chunk_actions, -(-len(clips) // world_size()))
+        for chunk in shard(clip_chunks(clips, per_chunk)):
             # centred sampling (train=False): deterministic, and every action is a unit exactly once
             samples = ar.build(_ClipSubset(ds, chunk), "train", False, np.random.default_rng(0))
             for lo in range(0, len(samples), batch_size):
@@ -95,6 +98,7 @@ def accumulate(ds: Any, model: torch.nn.Module, features: FeatureFn, dims: dict[
     finally:
         bar.close()
         model.train(was_training)
+    all_reduce_sums(acc.sums, acc.counts)  # every rank's chunks summed (no-op in one process)
     return acc
 
 
@@ -184,6 +188,10 @@ def build_prototypes(run: Any, ds: Any, store_url: str, tag: str | None = None, 
     acc = accumulate(ds, model, fn, dims, batch_size=batch_size, device=device, progress=progress,
                      chunk_actions=chunk_actions)
     keys, protos, support = acc.finalize()
+    from backpack.distributed import broadcast_object, is_main_process
+
+    if not is_main_process():  # only rank 0 publishes; the others learn the version number
+        return int(broadcast_object(None))
     bp = open_or_create_store(store_url, run.taxonomy)
     provenance = {
         "checkpoint_sha256": file_sha256(Path(run.dir) / "weights.safetensors"),
@@ -200,7 +208,7 @@ def build_prototypes(run: Any, ds: Any, store_url: str, tag: str | None = None, 
             v.add_task(task, p, keys, support)
     if tag:
         bp.tag(tag, v.version)
-    return int(v.version)
+    return int(broadcast_object(int(v.version)))
 
 
 __all__ = ["accumulate", "build_prototypes", "file_sha256", "heads_on_ar", "open_or_create_store"]
