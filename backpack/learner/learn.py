@@ -106,9 +106,13 @@ def learn_novel_task(data_root: str | os.PathLike[str], base_run: str | os.PathL
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         val = task.build_samples(ds, "val", train=False, seed=config.seed) if _has_val(ds, config.task) else []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_run_files(out_dir, base_run_obj.config, ds.taxonomy)
-    atomic_write_json(out_dir / LEARNER, config.to_dict())
+    from backpack.distributed import barrier, is_main_process
+
+    barrier()  # every rank checked `out` before rank 0 writes into it
+    if is_main_process():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_run_files(out_dir, base_run_obj.config, ds.taxonomy)
+        atomic_write_json(out_dir / LEARNER, config.to_dict())
     history = fit(model, {config.task: task}, {config.task: train}, {config.task: val} if val else {},
                   epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, seed=config.seed, device=dev,
                   out_dir=out_dir, progress=progress, extra_state={"kind": "egopack", "task": config.task})
