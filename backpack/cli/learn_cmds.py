@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from backpack.cli._common import echo_json, handle_errors, log
+from backpack.distributed.cli import nproc_option  # click + stdlib only
 
 
 def _json_safe(obj: Any) -> Any:
@@ -23,7 +24,14 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def _main_process() -> bool:
+    from backpack.distributed import is_main_process
+
+    return is_main_process()
+
+
 @click.command("build")
+@nproc_option  # --nproc N: rerun under torchrun
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
 @click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
 @click.option("--store", "store", required=True, help="Store to publish to (created if missing).")
@@ -48,6 +56,7 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
     Examples:
       backpack build runs/mtl --data data/ --store store/ --tag mtl-v1
       backpack build runs/oscc --data data/ --store store/ --add-task oscc
+      backpack build runs/mtl --data data/ --store s3://bucket/egopack --tag v1 --nproc 2   # torchrun
     """
     from backpack.learner.build import build_prototypes
     from backpack.learner.learn import load_learner_run
@@ -63,6 +72,8 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
     ds = Ego4DDataset(data, features=features.features)
     version = build_prototypes(run, ds, store, tag=tag, message=message, add_task=add_task,
                                batch_size=batch_size, device=dev, progress=not as_json)
+    if not _main_process():  # under torchrun only rank 0 reports
+        return
     result = {"store": store, "version": version, "tag": tag, "added_task": add_task}
     if as_json:
         echo_json(result)
@@ -71,6 +82,7 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
 
 
 @click.command("learn")
+@nproc_option  # --nproc N: rerun under torchrun
 @click.option("--task", "task", required=True, help="The novel task: ar, lta, oscc or pnr.")
 @click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
 @click.option("--from", "base", required=True, type=click.Path(file_okay=False), help="The multi-task RUN.")
@@ -101,6 +113,7 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: i
       backpack learn --task oscc --data data/ --from runs/mtl --store store/@mtl-v1 --out runs/oscc
       backpack learn --task oscc --data data/ --from runs/mtl --no-backpack --out runs/oscc-ft
       backpack learn --task oscc --data data/ --from runs/mtl --store store/ --out runs/k8 --k 8 --limit 100
+      backpack learn --task oscc --data data/ --from runs/mtl --store store/@v1 --out runs/oscc --nproc 2
     """
     from backpack.learner.learn import learn_novel_task
     from backpack.learner.runs import LearnConfig
@@ -110,6 +123,8 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: i
     config = LearnConfig(task=task, k=k, depth=depth, no_backpack=no_backpack, replace=replace, limit=limit,
                          epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, engine=engine)
     run = learn_novel_task(data, base, store, out, config, device=device, progress=not as_json)
+    if not _main_process():  # under torchrun only rank 0 reports
+        return
     last = run.metrics_history[-1] if run.metrics_history else {}
     result = {"run": str(run.dir), "task": task, "store": run.config.store_url or None,
               "store_version": run.config.store_version, "epoch": last.get("epoch"), "loss": last.get("loss"),
