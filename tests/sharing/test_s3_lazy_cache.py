@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import TASKS, make_four_task_store, make_task_arrays
+from _sharing_stores import TASKS, make_four_task_store, make_task_arrays
 
 pytestmark = pytest.mark.s3
 
