@@ -114,22 +114,36 @@ def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: s
 @click.option("--graph-engine", "engine", default="auto", show_default=True,
               type=click.Choice(["auto", "dgl", "native"]))
 @click.option("--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file.")
+@click.option("--store", "store", default=None, metavar="STORE[@V]",
+              help="For a `backpack learn` run: evaluate against this store (version) instead of the one it "
+                   "was trained with (refused without this flag when the recorded one changed).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON on stdout.")
 @handle_errors
 def evaluate_cmd(run_dir: str, data: str, split: str, device: str, engine: str, skip_missing: bool,
-                 as_json: bool) -> None:
+                 store: str | None, as_json: bool) -> None:
     """Evaluate a trained RUN on a split: AR top-1, OSCC accuracy, LTA edit distance, PNR error (s).
 
     \b
     Examples:
       backpack evaluate runs/mtl --data data/
       backpack evaluate runs/mtl --data data/ --split val --json
+      backpack evaluate runs/oscc --data data/ --store store/@2   # a learn run, another store version
     """
     _show_warnings()
-    from backpack.training.evaluate import evaluate_run
+    from backpack.learner.runs import is_learner_dir
 
-    metrics = _json_safe(evaluate_run(run_dir, data, split=split, device=device, skip_missing=skip_missing,
-                                      engine=engine))
+    if is_learner_dir(run_dir):
+        from backpack.learner.learn import evaluate_learner_run
+
+        raw = evaluate_learner_run(run_dir, data, split=split, device=device, store=store,
+                                   skip_missing=skip_missing, engine=engine)
+    else:
+        if store is not None:
+            raise click.UsageError("--store applies only to runs of `backpack learn`.")
+        from backpack.training.evaluate import evaluate_run
+
+        raw = evaluate_run(run_dir, data, split=split, device=device, skip_missing=skip_missing, engine=engine)
+    metrics = _json_safe(raw)
     if as_json:
         echo_json(metrics)
         return

@@ -1,0 +1,40 @@
+"""`backpack evaluate` on a run of `backpack learn`: same metrics as learning reported; `--store` rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from backpack.cli.main import cli
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    res = CliRunner().invoke(cli, list(args))
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_evaluate_cli_reads_a_learner_run(tiny_world: dict[str, Path], tmp_path: Path) -> None:
+    w = tiny_world
+    code, out, err = _run("learn", "--task", "oscc", "--data", str(w["data"]), "--from", str(w["mtl"]),
+                          "--store", f"{w['store']}@v1", "--out", str(tmp_path / "ego"), "--k", "2",
+                          "--epochs", "1", "--json")
+    assert code == 0, err
+    learned = json.loads(out)["val"]["oscc"]["accuracy"]
+
+    code, out, err = _run("evaluate", str(tmp_path / "ego"), "--data", str(w["data"]), "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"oscc": {"accuracy": learned}}
+
+    # evaluating on purpose against an explicit store version works too
+    code, out, err = _run("evaluate", str(tmp_path / "ego"), "--data", str(w["data"]), "--store",
+                          f"{w['store']}@1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["oscc"]["accuracy"] == learned
+
+
+def test_evaluate_store_flag_is_refused_for_a_multitask_run(tiny_world: dict[str, Path]) -> None:
+    code, out, err = _run("evaluate", str(tiny_world["mtl"]), "--data", str(tiny_world["data"]), "--store",
+                          str(tiny_world["store"]))
+    assert code == 2 and "--store applies only to runs of `backpack learn`" in err and out == ""
