@@ -101,11 +101,12 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option("--graph-engine", "engine", default="auto", show_default=True,
               type=click.Choice(["auto", "dgl", "native"]))
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same settings).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
 @handle_errors
 def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: int, depth: int, no_backpack: bool,
               replace: bool, limit: int | None, epochs: int, lr: float, batch_size: int, seed: int, device: str,
-              engine: str, as_json: bool) -> None:
+              engine: str, resume: bool, as_json: bool) -> None:
     """Learn a novel task with the backpack (EgoPack, eq. 3) or without it (--no-backpack: MTL+FT).
 
     \b
@@ -122,7 +123,7 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: i
     get_task(task)  # unknown names list the known ones
     config = LearnConfig(task=task, k=k, depth=depth, no_backpack=no_backpack, replace=replace, limit=limit,
                          epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, engine=engine)
-    run = learn_novel_task(data, base, store, out, config, device=device, progress=not as_json)
+    run = learn_novel_task(data, base, store, out, config, device=device, progress=not as_json, resume=resume)
     if not _main_process():  # under torchrun only rank 0 reports
         return
     last = run.metrics_history[-1] if run.metrics_history else {}

@@ -66,11 +66,13 @@ def _build_model(base_model: Any, config: LearnConfig, taxonomy: Any, base: Any,
 def learn_novel_task(data_root: str | os.PathLike[str], base_run: str | os.PathLike[str], store: str | None,
                      out: str | os.PathLike[str], config: LearnConfig, *, device: str = "auto",
                      features: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
-                     progress: bool = True) -> LearnerRun:
+                     progress: bool = True, resume: bool = False) -> LearnerRun:
     """Train task ``config.task`` on top of ``base_run`` (and the store ``STORE[@TAG]``) into ``out``.
 
     Only the novel task's labels are used; backbone, heads, the new head and the interaction are
     trained jointly (paper section 3.3). ``config.no_backpack`` (or ``k = 0``) is MTL+FT.
+    ``resume=True`` continues an interrupted run in ``out`` with the same settings (only ``epochs``
+    may grow) and ends with the same weights and metrics as a run that never stopped.
     """
     from backpack.tasks.data import Ego4DDataset
     from backpack.tasks.registry import get_task
@@ -80,8 +82,11 @@ def learn_novel_task(data_root: str | os.PathLike[str], base_run: str | os.PathL
     from backpack.training.trainer import fit, resolve_device
 
     out_dir = Path(out)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise RunError(f"Output folder {str(out_dir)!r} is not empty. Use another --out.")
+    if resume:
+        if not is_learner_dir(out_dir):
+            raise RunError(f"Cannot resume {str(out_dir)!r}: it holds no {LEARNER!r} (not a run of `backpack learn`).")
+    elif out_dir.exists() and any(out_dir.iterdir()):
+        raise RunError(f"Output folder {str(out_dir)!r} is not empty. Use --resume to continue it, or another --out.")
     dev = resolve_device(device)
     base_run_obj = load_run(base_run, device="cpu", engine=config.engine)
     ds = Ego4DDataset(data_root, features=features or base_run_obj.config.features, cache_dir=cache_dir)
@@ -97,6 +102,12 @@ def learn_novel_task(data_root: str | os.PathLike[str], base_run: str | os.PathL
         config = replace(config, store_url=url, store_version=int(bp.version),
                          store_tasks=tuple(tasks), store_content=store_content_hash(bp, list(tasks)))
     config = replace(config, base_run=str(Path(base_run).resolve()), data_fingerprint=ds.fingerprint())
+    if resume:
+        before, now = read_learn_config(out_dir).to_dict(), config.to_dict()
+        diff = [k for k in now if k != "epochs" and before.get(k) != now[k]]
+        if diff:
+            raise RunError(f"Cannot resume {str(out_dir / LEARNER)!r}: settings differ in {diff}. "
+                           f"Expected {[before.get(k) for k in diff]}. Got {[now[k] for k in diff]}.")
     torch.manual_seed(config.seed)  # the new head first, then the interaction: same head with or without it
     model = _build_model(base_run_obj.model, config, ds.taxonomy, base_run_obj.config, bp)
     task = get_task(config.task)
@@ -109,15 +120,27 @@ def learn_novel_task(data_root: str | os.PathLike[str], base_run: str | os.PathL
     from backpack.distributed import barrier, is_main_process
 
     barrier()  # every rank checked `out` before rank 0 writes into it
-    if is_main_process():
+    if is_main_process() and not resume:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_run_files(out_dir, base_run_obj.config, ds.taxonomy)
         atomic_write_json(out_dir / LEARNER, config.to_dict())
     history = fit(model, {config.task: task}, {config.task: train}, {config.task: val} if val else {},
-                  epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, seed=config.seed, device=dev,
-                  out_dir=out_dir, progress=progress, extra_state={"kind": "egopack", "task": config.task})
+                  epochs=config.epochs, lr=config.lr, parameters=param_groups(model, config), batch_size=config.batch_size, seed=config.seed, device=dev,
+                  out_dir=out_dir, progress=progress, resume=resume,
+                  extra_state={"kind": "egopack", "task": config.task})
     model.eval()
     return LearnerRun(out_dir, config, base_run_obj.config, ds.taxonomy, model, history, bp)
+
+
+def param_groups(model: Any, config: LearnConfig) -> list[dict[str, Any]]:
+    """Adam groups: the pre-trained backbone and heads at ``lr * base_lr_scale``, the new parts at ``lr``.
+
+    EgoPack and MTL+FT get the same groups (their shared parts are trained alike).
+    """
+    base = list(model.base.parameters())
+    ids = {id(p) for p in base}
+    new = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": base, "lr": config.lr * config.base_lr_scale}, {"params": new, "lr": config.lr}]
 
 
 def _has_val(ds: Any, task: str) -> bool:

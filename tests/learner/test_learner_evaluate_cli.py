@@ -38,3 +38,25 @@ def test_evaluate_store_flag_is_refused_for_a_multitask_run(tiny_world: dict[str
     code, out, err = _run("evaluate", str(tiny_world["mtl"]), "--data", str(tiny_world["data"]), "--store",
                           str(tiny_world["store"]))
     assert code == 2 and "--store applies only to runs of `backpack learn`" in err and out == ""
+
+
+def test_learn_resume_continues_to_the_same_result(tiny_world: dict[str, Path], tmp_path: Path) -> None:
+    w = tiny_world
+    base = ["learn", "--task", "oscc", "--data", str(w["data"]), "--from", str(w["mtl"]), "--store",
+            f"{w['store']}@v1", "--k", "2", "--seed", "4", "--json"]
+    code, full, err = _run(*base, "--out", str(tmp_path / "full"), "--epochs", "2")
+    assert code == 0, err
+    # an interrupted run: stopped after its first epoch, then resumed to the second
+    code, _, err = _run(*base, "--out", str(tmp_path / "part"), "--epochs", "1")
+    assert code == 0, err
+    code, resumed, err = _run(*base, "--out", str(tmp_path / "part"), "--epochs", "2", "--resume")
+    assert code == 0, err
+    assert json.loads(resumed)["val"] == json.loads(full)["val"]
+    assert json.loads(resumed)["loss"] == json.loads(full)["loss"]
+
+    # other settings than the interrupted run's are refused, naming the field; nothing is changed
+    code, out, err = _run(*base[:-1], "--out", str(tmp_path / "part"), "--epochs", "3", "--k", "1", "--resume")
+    assert code == 2 and "settings differ in ['k']" in err and out == ""
+    # without --resume a used folder is refused
+    code, _, err = _run(*base, "--out", str(tmp_path / "part"), "--epochs", "2")
+    assert code == 2 and "--resume" in err

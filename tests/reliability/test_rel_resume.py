@@ -73,7 +73,6 @@ def test_train_resume_after_kill(data: Path, tmp_path: Path) -> None:
     assert _metrics(resumed) == _metrics(full)
 
 
-@pytest.mark.xfail(strict=True, reason="backpack learn has no --resume option (backpack/cli/learn_cmds.py)")
 def test_learn_resume_after_kill(data: Path, tmp_path: Path) -> None:
     mtl = tmp_path / "mtl"
     _cli("train", "--data", str(data), "--tasks", "ar", "--limit", "ar=64", *SMALL, "--out", str(mtl))
