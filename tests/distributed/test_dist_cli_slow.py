@@ -17,7 +17,11 @@ pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
 TINY = ["--hidden", "32", "--layers", "1", "--feat-dim", "16", "--batch-size", "8", "--epochs", "2", "--seed", "0"]
-METRIC_TOL = 5.0  # points of a percentage: dropout (0.1 in the CLI) draws other masks per process
+# The CLI trains with dropout 0.1, whose masks differ per process: the runs are statistically, not
+# numerically, alike. Stated tolerance: 4 of the 39 validation clips (10.3 points of accuracy) per
+# metric, 10% on the training loss (the dropout-free parity test is test_dist_train_build.py).
+METRIC_TOL = 100 * 4 / 39
+LOSS_REL_TOL = 0.10
 
 
 def _backpack(args: list[str], env: dict[str, str]) -> dict:
@@ -32,6 +36,7 @@ def test_cli_train_and_learn_with_two_processes(tiny_data: Path, tmp_path: Path,
     for n in (1, 2):
         runs[n] = _backpack(["train", "--data", str(tiny_data), "--tasks", "ar,oscc", "--out", str(tmp_path / f"mtl{n}"),
                              *TINY, "--nproc", str(n)], job_env)
+    assert abs(runs[2]["loss"] - runs[1]["loss"]) <= LOSS_REL_TOL * abs(runs[1]["loss"]), runs
     for task, metrics in runs[1]["val"].items():
         for name, value in metrics.items():
             assert abs(runs[2]["val"][task][name] - value) <= METRIC_TOL, (task, name, runs)
@@ -43,5 +48,5 @@ def test_cli_train_and_learn_with_two_processes(tiny_data: Path, tmp_path: Path,
                                 "--store", f"{store}@v1", "--out", str(tmp_path / f"pnr{n}"), "--epochs", "2",
                                 "--batch-size", "8", "--nproc", str(n)], job_env)
     assert learned[2]["epoch"] == learned[1]["epoch"] == 2
-    assert abs(learned[2]["loss"] - learned[1]["loss"]) <= 0.1 * abs(learned[1]["loss"])
+    assert abs(learned[2]["loss"] - learned[1]["loss"]) <= LOSS_REL_TOL * abs(learned[1]["loss"])
     assert sorted(p.name for p in (tmp_path / "pnr2").iterdir()) == sorted(p.name for p in (tmp_path / "pnr1").iterdir())
