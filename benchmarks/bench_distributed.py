@@ -39,7 +39,7 @@ def _data(root: Path, small: bool) -> Path:
     from backpack.tasks.data.synthetic import with_overrides
 
     over = (dict(dim=32, lta_videos=(3, 1), oscc_clips=(24, 8), video_seconds=(60.0, 90.0)) if small
-            else dict(dim=1536, lta_videos=(24, 2), oscc_clips=(240, 20)))
+            else dict(dim=1536, lta_videos=(64, 2), oscc_clips=(240, 20)))
     return Path(write_synthetic(root / "data", seed=0, size=with_overrides(SIZES["small"], **over)))
 
 
