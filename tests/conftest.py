@@ -81,3 +81,32 @@ def s3_storage_options(s3_server: str) -> dict[str, str]:
 def s3_url(s3_server: str) -> str:
     """A fresh, empty ``s3://bucket/prefix`` URL on the local server, unique to each test."""
     return f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
+
+
+# --- tiny model-side fixtures shared by tests/tasks and tests/training -------------------------------
+
+# small enough that every task builds its graphs in well under a second and a 2-epoch run takes seconds
+TINY_DATA = dict(dim=32, num_verbs=6, num_nouns=8, lta_videos=(3, 2), oscc_clips=(32, 16), video_seconds=(60.0, 90.0))
+
+
+@pytest.fixture
+def torch_one_thread() -> Iterator[None]:
+    """Tiny models run as fast on one thread, and 2-thread OpenMP spin-waits badly on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> "os.PathLike[str]":
+    """A tiny synthetic dataset in the Ego4D layout (seed 0; read-only for tests)."""
+    from backpack.tasks.data import SIZES, write_synthetic
+    from backpack.tasks.data.synthetic import with_overrides
+
+    size = with_overrides(SIZES["small"], **TINY_DATA)
+    return write_synthetic(tmp_path_factory.mktemp("tiny") / "data", seed=0, size=size)
