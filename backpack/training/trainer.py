@@ -63,6 +63,15 @@ def _check_inputs(tasks: dict[str, Task], train: dict[str, list[GraphSample]], e
             raise ConfigError(invalid(field, "training", "a positive number", value))
 
 
+def _param_groups(model: torch.nn.Module, parameters: Any) -> list[dict[str, Any]]:
+    """Adam groups of the trainable parameters (plain parameters become one group)."""
+    items = list(parameters) if parameters is not None else list(model.parameters())
+    if items and all(isinstance(g, dict) for g in items):
+        groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in items]
+        return [g for g in groups if g["params"]]
+    return [{"params": [p for p in items if p.requires_grad]}]
+
+
 def fit(
     model: torch.nn.Module, tasks: dict[str, Task], train_samples: dict[str, list[GraphSample]],
     val_samples: dict[str, list[GraphSample]], *, epochs: int, lr: float, batch_size: int = 16, seed: int = 0,
@@ -80,7 +89,9 @@ def fit(
     resume : continue from the checkpoint in ``out_dir`` (a finished run returns its history; a
         run killed before its first checkpoint starts again from epoch 1).
     extra_state : JSON-able dict stored in ``checkpoint.json`` (e.g. the learner's own settings).
-    parameters : what Adam optimises (default: every parameter that requires grad).
+    parameters : what Adam optimises (default: every parameter that requires grad): parameters, or
+        Adam parameter groups (dicts with ``"params"`` and an optional ``"lr"``, e.g. a lower rate for
+        pre-trained parts); a group without ``"lr"`` uses ``lr``.
 
     Returns
     -------
@@ -103,8 +114,7 @@ def fit(
     out = Path(out_dir)
     main = is_main_process()  # only rank 0 writes, evaluates and shows progress
     model.to(dev)
-    params = [p for p in (parameters if parameters is not None else model.parameters()) if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = torch.optim.Adam(_param_groups(model, parameters), lr=lr)
     start, history = 0, []
     if resume and (out / CHECKPOINT).is_file():
         start, history, _ = load_checkpoint(out, model, optimizer)
