@@ -63,7 +63,8 @@ def sweep(out: Path, novel: str, seeds: list[int], ks: list[int], depths: list[i
                         shutil.rmtree(run_dir)
                     learn_novel_task(root / "data", mtl, f"{store}@mtl", run_dir,
                                      LearnConfig(task=novel, k=k, depth=depth, limit=cfg.few_labels,
-                                                 epochs=cfg.learn_epochs, lr=cfg.lr, seed=seed),
+                                                 epochs=cfg.learn_epochs, lr=cfg.lr,
+                                                 base_lr_scale=cfg.base_lr_scale, seed=seed),
                                      device=device, progress=False)
                 value = evaluate_learner_run(run_dir, root / "data", device=device)[novel][metric]
                 grid.setdefault((k, depth), []).append(value)

@@ -30,11 +30,12 @@ class DemoConfig:
     size: str = "small"
     hidden: int = 128
     feat_dim: int = 128
-    mtl_epochs: int = 6
+    mtl_epochs: int = 30
     mtl_limit: dict[str, int] = field(default_factory=lambda: {"lta": 240})
     few_labels: int = 100  # labelled samples of the novel task
     learn_epochs: int = 10
     lr: float = 1e-3
+    base_lr_scale: float = 0.1  # learn: lr of the pre-trained backbone/heads (EgoPack and MTL+FT alike)
     k: int = 4
     depth: int = 2
 
@@ -99,7 +100,7 @@ def run_demo(out: str | os.PathLike[str], config: DemoConfig = DemoConfig(), *, 
         build_prototypes(load_run(runs["mtl"], device=device), Ego4DDataset(data), str(store), tag="mtl",
                          message="demo: prototypes of the multi-task run", device=device, progress=progress)
     learn = dict(task=config.novel, limit=config.few_labels, epochs=config.learn_epochs, lr=config.lr,
-                 seed=config.seed, k=config.k, depth=config.depth)
+                 base_lr_scale=config.base_lr_scale, seed=config.seed, k=config.k, depth=config.depth)
     for key, extra, label in (("egopack", {}, "EgoPack"), ("mtl_ft", {"no_backpack": True}, "MTL+FT")):
         if not _complete(runs[key]):
             log(f"[5/6] learning {config.novel} with {label} ({config.few_labels} labelled samples)")

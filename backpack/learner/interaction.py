@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from backpack.errors import ConfigError, invalid
 from backpack.learner.interaction_layer import PrototypeRefinement
+from backpack.learner.knn import nearest, uses_torch_knn
 
 
 class PrototypeSource(Protocol):
@@ -65,6 +66,7 @@ class CrossTaskInteraction(nn.Module):
         k: int = 4,
         depth: int = 2,
         negative_slope: float = 0.01,
+        zero_votes: bool = True,
     ) -> None:
         super().__init__()
         if not store_tasks:
@@ -81,7 +83,7 @@ class CrossTaskInteraction(nn.Module):
                     f"Invalid value for 'k'. The store task {name!r} has {view.count} prototypes, "
                     f"fewer than k = {k}. Use --k {view.count} or less."
                 )
-        self.k, self.depth, self.negative_slope = k, depth, negative_slope
+        self.k, self.depth, self.negative_slope, self.zero_votes = k, depth, negative_slope, zero_votes
         self.dims = {name: int(view.dim) for name, view in store_tasks.items()}
         self.outputs = {o: int(c) for o, c in outputs.items()}
         self._views = dict(store_tasks)  # searched, never trained
@@ -93,12 +95,16 @@ class CrossTaskInteraction(nn.Module):
                 )
             # Frozen, on the model's device, not saved with the model: the store is the source of truth.
             self.register_buffer(f"prototypes_{name}", protos, persistent=False)
+            if uses_torch_knn(view):  # exact index: the same ids from one GEMM + topk in torch (knn.py)
+                self.register_buffer(f"unit_{name}", F.normalize(protos, dim=1), persistent=False)
         self.layers = nn.ModuleDict(
             {n: nn.ModuleList([PrototypeRefinement(d) for _ in range(depth)]) for n, d in self.dims.items()}
         )
         self.classifiers = nn.ModuleDict(
             {n: nn.ModuleDict({o: nn.Linear(d, c) for o, c in self.outputs.items()}) for n, d in self.dims.items()}
         )
+        if zero_votes:
+            self._zero_votes()
         self.last_neighbours: dict[str, Tensor] = {}
 
     @property
@@ -116,12 +122,25 @@ class CrossTaskInteraction(nn.Module):
         for heads in self.classifiers.values():
             for lin in heads.values():
                 lin.reset_parameters()
+        if self.zero_votes:
+            self._zero_votes()
+
+    def _zero_votes(self) -> None:
+        # The votes start at exactly 0: a fresh EgoPack model predicts what the new head alone
+        # (MTL+FT) does, and random votes of untrained classifiers add no noise to the first steps.
+        for heads in self.classifiers.values():
+            for lin in heads.values():
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
 
     def neighbours(self, task: str, f: Tensor) -> Tensor:
         """Ids [M, k] of the ``k`` prototypes of ``task`` nearest (cosine) to ``f`` [M, D].
 
         One batched search per call; the query is detached (the selection is not differentiable).
         """
+        unit = getattr(self, f"unit_{task}", None)
+        if unit is not None:
+            return nearest(f, unit, self.k, f"the k-NN of store task {task!r}")
         _, ids = self._views[task].search(f.detach(), self.k)
         ids = torch.as_tensor(ids)
         return ids.to(device=f.device, dtype=torch.long)

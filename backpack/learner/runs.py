@@ -34,6 +34,7 @@ class LearnConfig:
     limit: int | None = None
     epochs: int = 10
     lr: float = 1e-3
+    base_lr_scale: float = 1.0  # lr of the pre-trained backbone and heads = lr * base_lr_scale
     batch_size: int = 16
     seed: int = 0
     engine: str = "auto"
@@ -51,6 +52,7 @@ class LearnConfig:
                          ("epochs", isinstance(self.epochs, int) and self.epochs >= 1),
                          ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1),
                          ("lr", isinstance(self.lr, (int, float)) and self.lr > 0),
+                         ("base_lr_scale", isinstance(self.base_lr_scale, (int, float)) and self.base_lr_scale > 0),
                          ("limit", self.limit is None or (isinstance(self.limit, int) and self.limit >= 1))):
             if not ok:
                 raise ConfigError(invalid(name, "the learner settings", "a positive value (k >= 0)", getattr(self, name)))

@@ -60,7 +60,8 @@ def test_neighbours_are_reselected_at_every_layer(make_views: Callable) -> None:
 
 def test_gradients_flow_to_weights_and_features_only(make_views: Callable) -> None:
     torch.manual_seed(0)
-    inter = CrossTaskInteraction(make_views(), {"y": 2}, k=2, depth=2)
+    # random votes: zero-initialised ones (the default) pass no gradient back on the very first step
+    inter = CrossTaskInteraction(make_views(), {"y": 2}, k=2, depth=2, zero_votes=False)
     feats = {"ar": torch.randn(4, 8, requires_grad=True), "pnr": torch.randn(4, 6, requires_grad=True)}
     _, logits = inter(feats)
     sum(lg["y"].sum() for lg in logits.values()).backward()
