@@ -64,6 +64,8 @@ class SyntheticConfig:
     distractor_rate: float = 0.25
     label_noise: float = 0.05
     oscc_signal: float = 1.0
+    # actions of OSCC videos: as in Ego4D's OSCC clips, the action of interest fills most of its 8 s window
+    oscc_action_seconds: tuple[float, float] = (5.0, 7.5)
     noun_persist: float = 0.6
     successors: int = 3
     exceptions: int = 3

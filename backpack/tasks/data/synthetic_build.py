@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -106,7 +106,7 @@ def _oscc_split(
     records: list[dict[str, Any]] = []
     latent: list[tuple[int, int, bool]] = []
     while want[True] > 0 or want[False] > 0:
-        video = make_video(cfg, world, rng, signal=cfg.oscc_signal)
+        video = make_video(replace(cfg, action_seconds=cfg.oscc_action_seconds), world, rng, signal=cfg.oscc_signal)
         used = False
         for start, end, a in _oscc_windows(video, rng):
             # balance on the true state change, then add annotation noise (no selection bias)

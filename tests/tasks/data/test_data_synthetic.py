@@ -181,6 +181,20 @@ def test_pnr_is_visible_in_the_features(synth_data: Any) -> None:
     assert 0.6 < np.mean(hits) < 0.95  # visible, but not trivially
 
 
+def test_the_oscc_action_fills_most_of_its_window(synth_data: Any) -> None:
+    cfg = synth_data.config
+    lo, hi = (int(x * 30) for x in cfg.oscc_action_seconds)
+    covered = []
+    for r, (v, n, _) in zip(synth_data.oscc["train"], synth_data.oscc_latent["train"]):
+        start, end = r["parent_start_frame"], r["parent_end_frame"]
+        acts = [a for a in synth_data.videos[r["video_uid"]].actions
+                if a.verb == v and a.noun == n and a.start >= start and a.end <= end + 30]
+        assert acts and all(lo <= a.end - a.start <= hi for a in acts)
+        covered.append(max(min(a.end, end) - a.start for a in acts) / (end - start))
+    assert np.mean(covered) > 0.6  # the decisive action dominates the 8 s clip, as in Ego4D
+    assert lo < int(cfg.action_seconds[1] * 30)  # LTA videos keep their own, shorter actions
+
+
 @pytest.mark.slow
 def test_medium_size(tmp_path: Path) -> None:
     data = generate_synthetic(seed=0, size="medium")
