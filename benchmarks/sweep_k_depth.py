@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -105,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     print(md)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(md + "\n")
+        # the file says how it was made (thread count matters: float sums differ across thread counts)
+        cmd = " ".join(["python", "benchmarks/sweep_k_depth.py", *(argv if argv is not None else sys.argv[1:])])
+        threads = os.environ.get("OMP_NUM_THREADS", "default")
+        args.markdown.write_text(f"Command: `OMP_NUM_THREADS={threads} {cmd}`\n\n{md}\n")
         args.markdown.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
