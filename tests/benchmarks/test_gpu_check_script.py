@@ -21,7 +21,9 @@ def _load() -> ModuleType:
     return mod
 
 
-def test_quick_cpu_run_writes_valid_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_cpu_run_writes_valid_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], torch_one_thread: None
+) -> None:
     out = tmp_path / "gpu.json"
     assert _load().main(["--device", "cpu", "--quick", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
