@@ -96,6 +96,9 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Use only N labelled training samples.")
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--base-lr-scale", "base_lr_scale", default=0.1, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate of the pre-trained backbone and heads = lr x this (new parts: lr).")
 @click.option("--batch-size", "batch_size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
@@ -105,8 +108,8 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
 @click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
 @handle_errors
 def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: int, depth: int, no_backpack: bool,
-              replace: bool, limit: int | None, epochs: int, lr: float, batch_size: int, seed: int, device: str,
-              engine: str, resume: bool, as_json: bool) -> None:
+              replace: bool, limit: int | None, epochs: int, lr: float, base_lr_scale: float, batch_size: int,
+              seed: int, device: str, engine: str, resume: bool, as_json: bool) -> None:
     """Learn a novel task with the backpack (EgoPack, eq. 3) or without it (--no-backpack: MTL+FT).
 
     \b
@@ -122,7 +125,8 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: i
 
     get_task(task)  # unknown names list the known ones
     config = LearnConfig(task=task, k=k, depth=depth, no_backpack=no_backpack, replace=replace, limit=limit,
-                         epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, engine=engine)
+                         epochs=epochs, lr=lr, base_lr_scale=base_lr_scale, batch_size=batch_size, seed=seed,
+                         engine=engine)
     run = learn_novel_task(data, base, store, out, config, device=device, progress=not as_json, resume=resume)
     if not _main_process():  # under torchrun only rank 0 reports
         return

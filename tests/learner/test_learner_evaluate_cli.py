@@ -60,3 +60,15 @@ def test_learn_resume_continues_to_the_same_result(tiny_world: dict[str, Path], 
     # without --resume a used folder is refused
     code, _, err = _run(*base, "--out", str(tmp_path / "part"), "--epochs", "2")
     assert code == 2 and "--resume" in err
+
+
+def test_learn_records_the_base_lr_scale(tiny_world: dict[str, Path], tmp_path: Path) -> None:
+    w = tiny_world
+    code, _, err = _run("learn", "--task", "oscc", "--data", str(w["data"]), "--from", str(w["mtl"]), "--store",
+                        f"{w['store']}@v1", "--out", str(tmp_path / "r"), "--epochs", "1", "--base-lr-scale", "0.5",
+                        "--json")
+    assert code == 0, err
+    assert json.loads((tmp_path / "r" / "learner.json").read_text())["base_lr_scale"] == 0.5
+    code, _, err = _run("learn", "--task", "oscc", "--data", str(w["data"]), "--from", str(w["mtl"]),
+                        "--no-backpack", "--out", str(tmp_path / "bad"), "--base-lr-scale", "0")
+    assert code == 2 and "--base-lr-scale" in err
