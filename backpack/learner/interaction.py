@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from backpack.errors import ConfigError, invalid
 from backpack.learner.interaction_layer import PrototypeRefinement
-from backpack.learner.knn import nearest, uses_torch_knn
+from backpack.learner.knn import nearest, torch_path_for, uses_torch_knn
 
 
 class PrototypeSource(Protocol):
@@ -139,7 +139,7 @@ class CrossTaskInteraction(nn.Module):
         One batched search per call; the query is detached (the selection is not differentiable).
         """
         unit = getattr(self, f"unit_{task}", None)
-        if unit is not None:
+        if unit is not None and torch_path_for(f):
             return nearest(f, unit, self.k, f"the k-NN of store task {task!r}")
         _, ids = self._views[task].search(f.detach(), self.k)
         ids = torch.as_tensor(ids)

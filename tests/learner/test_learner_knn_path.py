@@ -1,5 +1,5 @@
-"""The refinement's k-NN path (backpack/learner/knn.py): the torch path is chosen for exact store
-indexes only, and it picks the same neighbours as the store's own search."""
+"""The refinement's k-NN path (backpack/learner/knn.py): the torch path exists for exact store
+indexes only, is taken off the CPU only, and picks the same neighbours as the store's search."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 
 from backpack.errors import BackpackError
 from backpack.learner import CrossTaskInteraction
-from backpack.learner.knn import TORCH_KNN_MAX_BYTES, nearest, uses_torch_knn
+from backpack.learner.knn import TORCH_KNN_MAX_BYTES, nearest, torch_path_for, uses_torch_knn
 
 
 def _store_views(tmp_path: Path, index: str, count: int = 200, dim: int = 16) -> dict[str, object]:
@@ -28,18 +28,30 @@ def _store_views(tmp_path: Path, index: str, count: int = 200, dim: int = 16) ->
     return {"lta": opened.task("lta")}
 
 
-def test_flat_store_task_uses_the_torch_path_with_the_store_s_neighbours(tmp_path: Path) -> None:
+def test_flat_store_task_has_a_torch_path_with_the_store_s_neighbours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     views = _store_views(tmp_path, "flat")
     inter = CrossTaskInteraction(views, {"y": 2}, k=4, depth=2)
     assert uses_torch_knn(views["lta"])
     unit = inter.unit_lta
     assert torch.allclose(unit.norm(dim=1), torch.ones(unit.shape[0]), atol=1e-5)
+    assert "unit_lta" not in inter.state_dict()  # derived from the store, never saved
     f = torch.randn(50, 16, generator=torch.Generator().manual_seed(1)) * 3.0  # not normalised
-    ours = inter.neighbours("lta", f)
     _, store_ids = views["lta"].search(f, 4)  # type: ignore[attr-defined]
+    # CPU queries: the store's search (faster there, see knn.py)
+    assert not torch_path_for(f) and torch_path_for(torch.empty(1, device="meta"))
+    assert torch.equal(inter.neighbours("lta", f), store_ids)
+    # the torch path (taken on accelerators), forced here: same ids, the store is not called
+    monkeypatch.setattr("backpack.learner.interaction.torch_path_for", lambda _: True)
+
+    def no_search(*_: object) -> None:
+        raise AssertionError("the torch path must not call the store")
+
+    monkeypatch.setattr(views["lta"], "search", no_search)
+    ours = inter.neighbours("lta", f)
     assert ours.dtype == torch.int64 and ours.shape == (50, 4)
     assert torch.equal(ours, store_ids)
-    assert "unit_lta" not in inter.state_dict()  # derived from the store, never saved
 
 
 def test_approximate_store_task_keeps_the_store_search(tmp_path: Path) -> None:
