@@ -104,5 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_as_rank(body)
 
 
+def exit_now(code: int) -> None:
+    """Flush and end the process at once: a rank's job is done, and waiting for library threads
+    (OpenMP, DGL, gloo) at interpreter exit could keep torchrun waiting on a finished worker."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from backpack.distributed.worker import run_as_rank
+from backpack.distributed.worker import exit_now, run_as_rank
 
 TRAIN_OPTIONS = dict(epochs=2, hidden=32, layers=1, feat_dim=16, dropout=0.0, lr=3e-3, batch_size=8, seed=0)
 
@@ -120,4 +120,4 @@ SCENARIOS = {"train": train, "build": build, "build_fail": build_fail, "train_bu
 if __name__ == "__main__":
     scenario, out, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     os.makedirs(out, exist_ok=True)
-    sys.exit(run_as_rank(lambda: _write(out, SCENARIOS[scenario](*args))))
+    exit_now(run_as_rank(lambda: _write(out, SCENARIOS[scenario](*args))))
