@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,13 +86,10 @@ def is_learner_dir(run_dir: str | os.PathLike[str]) -> bool:
 
 
 def read_learn_config(run_dir: str | os.PathLike[str]) -> LearnConfig:
+    from backpack.training.checkpoint import read_json
+
     path = Path(run_dir) / LEARNER
-    if not path.is_file():
-        raise RunError(f"Missing file {str(path)!r}: {str(run_dir)!r} is not a run of `backpack learn`.")
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RunError(f"File {str(path)!r} is not valid JSON ({exc}).") from None
+    raw = read_json(path, f"{str(run_dir)!r} is not a run of `backpack learn`.")
     return LearnConfig.from_dict(raw, repr(str(path)))
 
 

@@ -123,16 +123,21 @@ def save_checkpoint(
     return run / CHECKPOINT
 
 
+def read_json(path: Path, missing: str) -> Any:
+    """The JSON in ``path``; a missing file says ``Missing file 'path': <missing>``, bad JSON says so."""
+    if not path.is_file():
+        raise RunError(f"Missing file {str(path)!r}: {missing}")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunError(f"File {str(path)!r} is not valid JSON ({exc}).") from None
+
+
 def read_checkpoint_info(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """``checkpoint.json`` after checking its format version and the sha256 of every file it names."""
     run = Path(run_dir)
     path = run / CHECKPOINT
-    if not path.is_file():
-        raise RunError(f"Missing file {str(path)!r}: {str(run)!r} holds no checkpoint.")
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RunError(f"File {str(path)!r} is not valid JSON ({exc}).") from None
+    info = read_json(path, f"{str(run)!r} holds no checkpoint.")
     if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION:
         got = info.get("format_version") if isinstance(info, dict) else info
         raise RunError(invalid("format_version", repr(str(path)), FORMAT_VERSION, got))

@@ -16,7 +16,7 @@ from typing import Any
 
 from backpack.errors import RunError, invalid
 from backpack.training.checkpoint import (
-    CHECKPOINT, FORMAT_VERSION, METRICS, WEIGHTS, atomic_write_json, load_weights, read_checkpoint_info,
+    CHECKPOINT, FORMAT_VERSION, METRICS, WEIGHTS, atomic_write_json, load_weights, read_checkpoint_info, read_json,
 )
 
 CONFIG = "config.json"
@@ -89,12 +89,7 @@ class Run:
 
 
 def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise RunError(f"Missing file {str(path)!r} in run folder {str(path.parent)!r}.")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RunError(f"File {str(path)!r} is not valid JSON ({exc}).") from None
+    return read_json(path, f"every run folder holds it (run folder {str(path.parent)!r}).")
 
 
 def read_config(run_dir: str | os.PathLike[str]) -> RunConfig:
