@@ -10,7 +10,7 @@ from torch import Tensor
 
 from backpack.backbone.graph import GraphBatch, GraphSample
 from backpack.tasks._clips import group_by_clip, segment_inputs
-from backpack.tasks.base import Task
+from backpack.tasks.base import MaskedVerbNounTask
 from backpack.tasks.graphs import temporal_edges
 from backpack.tasks.metrics import top1_accuracy
 from backpack.tasks.registry import register_task
@@ -35,7 +35,7 @@ def windows(n: int, size: int) -> list[tuple[int, np.ndarray]]:
 
 
 @register_task
-class ActionRecognition(Task):
+class ActionRecognition(MaskedVerbNounTask):
     """AR: verb and noun of every action node.
 
     Windows of ``window`` actions of a clip; edges link nodes at most ``tau`` apart (both
@@ -69,13 +69,6 @@ class ActionRecognition(Task):
                     labels={"verb": verbs[sl], "noun": nouns[sl], "mask": mask},
                 ))
         return samples
-
-    def units(self, batch: GraphBatch, h: Tensor) -> Tensor:
-        return h[batch.labels["mask"]]
-
-    def targets(self, batch: GraphBatch) -> dict[str, Tensor]:
-        mask = batch.labels["mask"]
-        return {"verb": batch.labels["verb"][mask], "noun": batch.labels["noun"][mask]}
 
     def score(self, logits: dict[str, Tensor], targets: dict[str, Tensor], seed: int = 0) -> dict[str, float]:
         return {

@@ -149,3 +149,14 @@ class Task(ABC):
 def _stable_id(name: str) -> int:
     # hash() of str is salted per process; this keeps the per-task rng stream reproducible
     return int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little")
+
+
+class MaskedVerbNounTask(Task):
+    """A node-level task whose units are the nodes of ``labels['mask']``, each with a verb and a noun."""
+
+    def units(self, batch: "GraphBatch", h: Tensor) -> Tensor:
+        return h[batch.labels["mask"]]
+
+    def targets(self, batch: "GraphBatch") -> dict[str, Tensor]:
+        mask = batch.labels["mask"]
+        return {"verb": batch.labels["verb"][mask], "noun": batch.labels["noun"][mask]}

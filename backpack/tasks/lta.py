@@ -10,14 +10,14 @@ from torch import Tensor
 
 from backpack.backbone.graph import GraphBatch, GraphSample
 from backpack.tasks._clips import group_by_clip, segment_inputs
-from backpack.tasks.base import Task
+from backpack.tasks.base import MaskedVerbNounTask
 from backpack.tasks.graphs import anticipation_edges
 from backpack.tasks.metrics import IGNORE_INDEX, lta_edit_distances
 from backpack.tasks.registry import register_task
 
 
 @register_task
-class LongTermAnticipation(Task):
+class LongTermAnticipation(MaskedVerbNounTask):
     """LTA: verb and noun of each of the Z future actions after ``observed`` actions.
 
     A sample needs ``observed + min_future`` consecutive actions of one clip (default 2 + 10). When
@@ -64,13 +64,6 @@ class LongTermAnticipation(Task):
                     labels={"verb": verbs[sl], "noun": nouns[sl], "mask": mask},
                 ))
         return samples
-
-    def units(self, batch: GraphBatch, h: Tensor) -> Tensor:
-        return h[batch.labels["mask"]]
-
-    def targets(self, batch: GraphBatch) -> dict[str, Tensor]:
-        mask = batch.labels["mask"]
-        return {"verb": batch.labels["verb"][mask], "noun": batch.labels["noun"][mask]}
 
     def score(self, logits: dict[str, Tensor], targets: dict[str, Tensor], seed: int = 0) -> dict[str, float]:
         z = self.future
