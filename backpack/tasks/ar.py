@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from backpack.backbone.graph import GraphBatch, GraphSample
+from backpack.backbone.graph import GraphSample
 from backpack.tasks._clips import group_by_clip, segment_inputs
 from backpack.tasks.base import MaskedVerbNounTask
 from backpack.tasks.graphs import temporal_edges
