@@ -42,6 +42,37 @@ def write_group(backend: Backend, prefix: str, arrays: dict[str, np.ndarray], at
     :class:`~backpack.errors.StoreError` naming the store; ``OSError`` (disk full) passes through.
     """
     try:
+        return _write_group_errors(backend, prefix, arrays, attributes)
+    except BaseException:
+        _drain_zarr_io()  # the caller deletes what was written: nothing may still be writing then
+        raise
+
+
+def _drain_zarr_io(timeout: float = 30.0) -> None:
+    """Wait until the other tasks on zarr's event loop have ended.
+
+    A failed chunk write (e.g. ENOSPC) reaches us while sibling chunk writes of the same array
+    still run in zarr's I/O threads; a caller that deletes the unpublished group right away would
+    otherwise race them and leave orphan chunks behind.
+    """
+    import asyncio
+
+    from zarr.core.sync import sync
+
+    async def others_done() -> None:
+        me = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+    try:
+        sync(others_done())
+    except Exception:  # noqa: BLE001 -- best effort: never mask the write's own error
+        pass
+
+
+def _write_group_errors(backend: Backend, prefix: str, arrays: dict[str, np.ndarray], attributes: dict) -> dict[str, ArrayEntry]:
+    try:
         return _write_group(backend, prefix, arrays, attributes)
     except (BackpackError, OSError):
         raise
