@@ -18,9 +18,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-# slow until an intermittent hang of this train+build job (one rank left waiting; seen 12:30 UTC on a
-# loaded machine, 2 of 3 runs) is understood: a hung job costs the 150 s launch timeout.
-pytestmark = pytest.mark.slow
 
 from _distjob import TRAIN_OPTIONS  # noqa: E402
 
