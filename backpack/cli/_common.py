@@ -37,6 +37,31 @@ def _default(o: Any) -> Any:
     return str(o)
 
 
+def json_safe(obj: Any) -> Any:
+    """Non-finite floats (a metric without samples, a diverged loss) become null: valid JSON."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def report_run(run_dir: Any, history: list[dict[str, Any]], as_json: bool, **fields: Any) -> None:
+    """The end of `train` / `learn`: the last epoch's loss and metrics (JSON on stdout, or a log)."""
+    last = history[-1] if history else {}
+    if as_json:
+        echo_json(json_safe({"run": str(run_dir), **fields, "epoch": last.get("epoch"), "loss": last.get("loss"),
+                             "val": last.get("val", {})}))
+        return
+    log(f"Run written to {run_dir} (epoch {last.get('epoch')}, loss {last.get('loss', float('nan')):.4f}).")
+    for task, metrics in last.get("val", {}).items():
+        log(f"  {task}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+
+
 def log(msg: str) -> None:
     """Human-readable progress and logs go to stderr."""
     click.echo(msg, err=True)

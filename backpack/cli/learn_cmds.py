@@ -5,23 +5,10 @@ Only click and the standard library at import time; torch and the learner load i
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import click
 
-from backpack.cli._common import echo_json, handle_errors, log
+from backpack.cli._common import echo_json, handle_errors, log, report_run
 from backpack.distributed.cli import nproc_option  # click + stdlib only
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 def _main_process() -> bool:
@@ -130,16 +117,8 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: i
     run = learn_novel_task(data, base, store, out, config, device=device, progress=not as_json, resume=resume)
     if not _main_process():  # under torchrun only rank 0 reports
         return
-    last = run.metrics_history[-1] if run.metrics_history else {}
-    result = {"run": str(run.dir), "task": task, "store": run.config.store_url or None,
-              "store_version": run.config.store_version, "epoch": last.get("epoch"), "loss": last.get("loss"),
-              "val": last.get("val", {})}
-    if as_json:
-        echo_json(_json_safe(result))
-    else:
-        log(f"Run written to {run.dir} (epoch {last.get('epoch')}, loss {last.get('loss', float('nan')):.4f}).")
-        for name, metrics in last.get("val", {}).items():
-            log(f"  {name}: " + ", ".join(f"{m} {v:.3f}" for m, v in metrics.items()))
+    report_run(run.dir, run.metrics_history, as_json, task=task, store=run.config.store_url or None,
+               store_version=run.config.store_version)
 
 
 @click.command("explain")

@@ -6,13 +6,11 @@ every CLI module); torch comes in when a command runs.
 
 from __future__ import annotations
 
-import math
 import warnings
-from typing import Any
 
 import click
 
-from backpack.cli._common import EXIT_USAGE, echo_json, fail, handle_errors, log
+from backpack.cli._common import EXIT_USAGE, echo_json, fail, handle_errors, json_safe, log, report_run
 from backpack.distributed.cli import nproc_option
 
 
@@ -24,15 +22,6 @@ def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
             fail(f"Invalid value for '--limit'. Expected TASK=N with N >= 1 (e.g. oscc=50). Got {v!r}.", EXIT_USAGE)
         limits[task.strip()] = int(n)
     return limits
-
-
-def _json_safe(obj: Any) -> Any:
-    """NaN (a metric without samples) becomes null, so the output stays valid JSON."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    return obj
 
 
 def _show_warnings() -> None:
@@ -96,14 +85,7 @@ def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: s
 
     if not is_main_process():  # under torchrun only rank 0 reports
         return
-    last = run.metrics_history[-1] if run.metrics_history else {}
-    if as_json:
-        echo_json(_json_safe({"run": str(run.dir), "epoch": last.get("epoch"), "loss": last.get("loss"),
-                              "val": last.get("val", {})}))
-    else:
-        log(f"Run written to {run.dir} (epoch {last.get('epoch')}, loss {last.get('loss', float('nan')):.4f}).")
-        for task, metrics in last.get("val", {}).items():
-            log(f"  {task}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+    report_run(run.dir, run.metrics_history, as_json)
 
 
 @click.command("evaluate")
@@ -143,7 +125,7 @@ def evaluate_cmd(run_dir: str, data: str, split: str, device: str, engine: str, 
         from backpack.training.evaluate import evaluate_run
 
         raw = evaluate_run(run_dir, data, split=split, device=device, skip_missing=skip_missing, engine=engine)
-    metrics = _json_safe(raw)
+    metrics = json_safe(raw)
     if as_json:
         echo_json(metrics)
         return
