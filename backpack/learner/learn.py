@@ -66,13 +66,15 @@ def _build_model(base_model: Any, config: LearnConfig, taxonomy: Any, base: Any,
 def learn_novel_task(data_root: str | os.PathLike[str], base_run: str | os.PathLike[str], store: str | None,
                      out: str | os.PathLike[str], config: LearnConfig, *, device: str = "auto",
                      features: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
-                     progress: bool = True, resume: bool = False) -> LearnerRun:
+                     progress: bool = True, resume: bool = False,
+                     storage_options: dict[str, Any] | None = None) -> LearnerRun:
     """Train task ``config.task`` on top of ``base_run`` (and the store ``STORE[@TAG]``) into ``out``.
 
     Only the novel task's labels are used; backbone, heads, the new head and the interaction are
     trained jointly (paper section 3.3). ``config.no_backpack`` (or ``k = 0``) is MTL+FT.
     ``resume=True`` continues an interrupted run in ``out`` with the same settings (only ``epochs``
     may grow) and ends with the same weights and metrics as a run that never stopped.
+    ``storage_options`` (s3: endpoint_url, key, secret, ...) open the store; never written to ``out``.
     """
     from backpack.tasks.data import Ego4DDataset
     from backpack.tasks.registry import get_task
@@ -95,7 +97,7 @@ def learn_novel_task(data_root: str | os.PathLike[str], base_run: str | os.PathL
     if not config.no_backpack:
         if store is None:
             raise StoreError("No store given. Pass --store STORE[@TAG], or --no-backpack for the MTL+FT baseline.")
-        bp = open_store(store)
+        bp = open_store(store, storage_options)
         tasks = _store_tasks(bp, config)
         url = split_store_ref(store)[0]
         url = url if "://" in url else str(Path(url).resolve())  # evaluable from any working folder
@@ -150,11 +152,12 @@ def _has_val(ds: Any, task: str) -> bool:
 
 
 def load_learner_run(run_dir: str | os.PathLike[str], device: str = "cpu", engine: str | None = None,
-                     store: str | None = None) -> LearnerRun:
+                     store: str | None = None, storage_options: dict[str, Any] | None = None) -> LearnerRun:
     """Load a ``backpack learn`` run with the store version it was trained with.
 
     ``store`` (``STORE[@TAG]``) evaluates against another store or version on purpose; without it
     a store whose content at the recorded version differs from training time is refused.
+    ``storage_options`` (s3: endpoint_url, key, secret, ...) open that store.
     """
     import json
 
@@ -172,7 +175,7 @@ def load_learner_run(run_dir: str | os.PathLike[str], device: str = "cpu", engin
     bp = None
     if config.uses_backpack or (store is not None and not config.no_backpack):
         ref = store if store is not None else f"{config.store_url}@{config.store_version}"
-        bp = open_store(ref)
+        bp = open_store(ref, storage_options)
         if store is None and store_content_hash(bp, list(config.store_tasks)) != config.store_content:
             raise StoreError(
                 f"The store {config.store_url!r} version {config.store_version} is not the one run {str(run)!r} "
@@ -191,14 +194,18 @@ def load_learner_run(run_dir: str | os.PathLike[str], device: str = "cpu", engin
 def evaluate_learner_run(run_dir: str | os.PathLike[str], data_root: str | os.PathLike[str], split: str = "val",
                          device: str = "auto", *, store: str | None = None, features: str | None = None,
                          cache_dir: str | os.PathLike[str] | None = None, skip_missing: bool = False,
-                         engine: str | None = None, batch_size: int = 32) -> dict[str, dict[str, float]]:
-    """Metrics of a ``backpack learn`` run on ``split`` (same JSON shape as ``evaluate_run``)."""
+                         engine: str | None = None, batch_size: int = 32,
+                         storage_options: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
+    """Metrics of a ``backpack learn`` run on ``split`` (same JSON shape as ``evaluate_run``).
+
+    ``storage_options`` (s3: endpoint_url, key, secret, ...) open the run's store (or ``store``).
+    """
     from backpack.tasks.data import Ego4DDataset
     from backpack.training.evaluate import check_data_fits, evaluate_model
     from backpack.training.trainer import resolve_device
 
     dev = resolve_device(device)
-    run = load_learner_run(run_dir, device=str(dev), engine=engine, store=store)
+    run = load_learner_run(run_dir, device=str(dev), engine=engine, store=store, storage_options=storage_options)
     ds = Ego4DDataset(data_root, features=features or run.base.features, cache_dir=cache_dir,
                       skip_missing=skip_missing)
     check_data_fits(SimpleNamespace(dir=run.dir, taxonomy=run.taxonomy, config=run.base), ds)
