@@ -93,13 +93,20 @@ def _store_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return handle_errors(wrapper)
 
 
-def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every command taking a STORE has: --storage-option; plus error mapping."""
-    func = _store_errors(func)
+def storage_option_flag(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Only the ``--storage-option KEY=VALUE`` option (repeatable; parse with :func:`parse_storage_options`).
+
+    For commands that also open a store but map errors themselves (build, learn, evaluate, explain).
+    """
     return click.option(
         "--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE",
-        help="Backend option, repeatable (s3: endpoint_url, key, secret, anon=true, ...).",
+        help="Backend option of the store, repeatable (s3: endpoint_url, key, secret, anon=true, ...).",
     )(func)
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command taking a STORE has: --storage-option; plus error mapping."""
+    return storage_option_flag(_store_errors(func))
 
 
 def json_flag(func: Callable[..., Any]) -> Callable[..., Any]:

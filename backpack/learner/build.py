@@ -111,18 +111,19 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def open_or_create_store(url: str, taxonomy: Any) -> Any:
+def open_or_create_store(url: str, taxonomy: Any, storage_options: dict[str, Any] | None = None) -> Any:
     """Open ``url`` for writing, or create it with the vocabulary of ``taxonomy``.
 
     A store with another vocabulary is refused: its (verb, noun) keys would mean other actions.
+    ``storage_options`` (s3: endpoint_url, key, secret, ...) only open the store: never recorded.
     """
     from backpack.store import Backpack
 
     verbs, nouns = tuple(taxonomy.verbs), tuple(taxonomy.nouns)
     try:
-        bp = Backpack.open(url, mode="a")
+        bp = Backpack.open(url, mode="a", storage_options=storage_options)
     except NotFoundError:
-        return Backpack.create(url, verbs=list(verbs), nouns=list(nouns))
+        return Backpack.create(url, verbs=list(verbs), nouns=list(nouns), storage_options=storage_options)
     for field, ours, theirs in (("verbs", verbs, tuple(bp.verbs)), ("nouns", nouns, tuple(bp.nouns))):
         if ours != theirs:
             first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
@@ -136,7 +137,8 @@ def open_or_create_store(url: str, taxonomy: Any) -> Any:
 
 def build_prototypes(run: Any, ds: Any, store_url: str, tag: str | None = None, message: str | None = None,
                      add_task: str | None = None, *, batch_size: int = 64, device: str = "cpu",
-                     progress: bool = True, chunk_actions: int = 2048) -> int:
+                     progress: bool = True, chunk_actions: int = 2048,
+                     storage_options: dict[str, Any] | None = None) -> int:
     """Forward the AR train clips through ``run`` and publish its prototypes as a new store version.
 
     Parameters
@@ -152,6 +154,9 @@ def build_prototypes(run: Any, ds: Any, store_url: str, tag: str | None = None, 
     add_task : str, optional
         Publish only the novel task's prototypes (from the learner run's new head) on top of the
         store version the learner run used, keeping the other tasks as they are.
+    storage_options : dict, optional
+        Backend options of the store (s3: endpoint_url, key, secret, ...). Used to open it only:
+        they are not part of the provenance (they may hold credentials).
 
     Returns
     -------
@@ -192,7 +197,7 @@ def build_prototypes(run: Any, ds: Any, store_url: str, tag: str | None = None, 
 
     if not is_main_process():  # only rank 0 publishes; the others learn the version number
         return int(broadcast_object(None))
-    bp = open_or_create_store(store_url, run.taxonomy)
+    bp = open_or_create_store(store_url, run.taxonomy, storage_options)
     provenance = {
         "checkpoint_sha256": file_sha256(Path(run.dir) / "weights.safetensors"),
         "dataset_fingerprint": ds.fingerprint(),

@@ -118,18 +118,20 @@ def _plot_confusion(mat: np.ndarray, names: list[str], title: str, path: Path) -
 
 
 def explain_run(run_dir: str | os.PathLike[str], data_root: str | os.PathLike[str], out: str | os.PathLike[str],
-                *, store: str | None = None, split: str = "val", device: str = "auto") -> list[Path]:
+                *, store: str | None = None, split: str = "val", device: str = "auto",
+                storage_options: dict[str, Any] | None = None) -> list[Path]:
     """Write the pictures of a ``backpack learn`` run into ``out``; returns the written PNG paths.
 
     ``retrieved_<task>.png`` per backpack task (for runs with a backpack), and for AR as the novel
-    task ``confusion_verb.png`` and ``confusion_noun.png``.
+    task ``confusion_verb.png`` and ``confusion_noun.png``. ``storage_options`` (s3: endpoint_url,
+    key, secret, ...) open the run's store (or ``store``).
     """
     from backpack.learner.learn import load_learner_run
     from backpack.tasks.data import Ego4DDataset
     from backpack.training.trainer import resolve_device
 
     dev = resolve_device(device)
-    run = load_learner_run(run_dir, device=str(dev), store=store)
+    run = load_learner_run(run_dir, device=str(dev), store=store, storage_options=storage_options)
     ds = Ego4DDataset(data_root, features=run.base.features)
     samples = run.model.task.build_samples(ds, split, train=False, seed=run.config.seed)
     if not samples:

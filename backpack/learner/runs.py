@@ -115,12 +115,16 @@ def split_store_ref(store: str) -> tuple[str, int | str | None]:
     return store, None
 
 
-def open_store(store: str) -> Any:
-    """Open ``STORE[@TAG]`` read-only; a missing or empty store is a clear error."""
+def open_store(store: str, storage_options: dict[str, Any] | None = None) -> Any:
+    """Open ``STORE[@TAG]`` read-only; a missing or empty store is a clear error.
+
+    ``storage_options`` go to the backend (s3: endpoint_url, key, secret, ...); they are used to
+    open the store only and never recorded anywhere (they may hold credentials).
+    """
     from backpack.store import Backpack
 
     url, ref = split_store_ref(store)
-    bp = Backpack.open(url, version=ref)
+    bp = Backpack.open(url, version=ref, storage_options=storage_options)
     if bp.version is None:
         raise StoreError(f"The store {url!r} has no version yet. Build one with `backpack build RUN --store {url}`.")
     return bp
