@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from backpack.cli._common import echo_json, handle_errors, log, report_run
+from backpack.cli._store_args import parse_storage_options, storage_option_flag
 from backpack.distributed.cli import nproc_option  # click + stdlib only
 
 
@@ -22,6 +23,7 @@ def _main_process() -> bool:
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
 @click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
 @click.option("--store", "store", required=True, help="Store to publish to (created if missing).")
+@storage_option_flag
 @click.option("--tag", default=None, help="Tag the new version with NAME.")
 @click.option("--message", "-m", default=None, help="Log message of the new version.")
 @click.option("--add-task", "add_task", default=None, metavar="T",
@@ -32,8 +34,9 @@ def _main_process() -> bool:
 @click.option("--batch-size", "batch_size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON on stdout.")
 @handle_errors
-def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str | None, add_task: str | None,
-              device: str, engine: str, batch_size: int, as_json: bool) -> None:
+def build_cmd(run_dir: str, data: str, store: str, storage_option: tuple[str, ...], tag: str | None,
+              message: str | None, add_task: str | None, device: str, engine: str, batch_size: int,
+              as_json: bool) -> None:
     """Build the backpack: per-(verb, noun) prototypes of every head of RUN, as a new store version.
 
     Forwards the AR train clips (centred sub-segments) through RUN's backbone and heads and
@@ -44,7 +47,10 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
       backpack build runs/mtl --data data/ --store store/ --tag mtl-v1
       backpack build runs/oscc --data data/ --store store/ --add-task oscc
       backpack build runs/mtl --data data/ --store s3://bucket/egopack --tag v1 --nproc 2   # torchrun
+      backpack build runs/mtl --data data/ --store s3://bucket/egopack \\
+          --storage-option endpoint_url=http://127.0.0.1:9000 --storage-option key=KEY --storage-option secret=SECRET
     """
+    storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
     from backpack.learner.build import build_prototypes
     from backpack.learner.learn import load_learner_run
     from backpack.learner.runs import is_learner_dir
@@ -53,12 +59,15 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
     from backpack.training.trainer import resolve_device
 
     dev = str(resolve_device(device))
-    run = load_learner_run(run_dir, device=dev, engine=engine) if is_learner_dir(run_dir) else \
-        load_run(run_dir, device=dev, engine=engine)
+    if is_learner_dir(run_dir):  # its store (recorded URL) is opened with the same options
+        run = load_learner_run(run_dir, device=dev, engine=engine, storage_options=storage_options)
+    else:
+        run = load_run(run_dir, device=dev, engine=engine)
     features = getattr(run, "base", None) or run.config
     ds = Ego4DDataset(data, features=features.features)
     version = build_prototypes(run, ds, store, tag=tag, message=message, add_task=add_task,
-                               batch_size=batch_size, device=dev, progress=not as_json)
+                               batch_size=batch_size, device=dev, progress=not as_json,
+                               storage_options=storage_options)
     if not _main_process():  # under torchrun only rank 0 reports
         return
     result = {"store": store, "version": version, "tag": tag, "added_task": add_task}
@@ -74,6 +83,7 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
 @click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
 @click.option("--from", "base", required=True, type=click.Path(file_okay=False), help="The multi-task RUN.")
 @click.option("--store", "store", default=None, help="STORE[@TAG]: the backpack (not needed with --no-backpack).")
+@storage_option_flag
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN2 folder to write.")
 @click.option("--k", "k", default=4, show_default=True, type=click.IntRange(min=0),
               help="Nearest prototypes per layer (0 = no interaction, i.e. MTL+FT).")
@@ -94,9 +104,10 @@ def build_cmd(run_dir: str, data: str, store: str, tag: str | None, message: str
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same settings).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
 @handle_errors
-def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: int, depth: int, no_backpack: bool,
-              replace: bool, limit: int | None, epochs: int, lr: float, base_lr_scale: float, batch_size: int,
-              seed: int, device: str, engine: str, resume: bool, as_json: bool) -> None:
+def learn_cmd(task: str, data: str, base: str, store: str | None, storage_option: tuple[str, ...], out: str,
+              k: int, depth: int, no_backpack: bool, replace: bool, limit: int | None, epochs: int, lr: float,
+              base_lr_scale: float, batch_size: int, seed: int, device: str, engine: str, resume: bool,
+              as_json: bool) -> None:
     """Learn a novel task with the backpack (EgoPack, eq. 3) or without it (--no-backpack: MTL+FT).
 
     \b
@@ -105,7 +116,10 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: i
       backpack learn --task oscc --data data/ --from runs/mtl --no-backpack --out runs/oscc-ft
       backpack learn --task oscc --data data/ --from runs/mtl --store store/ --out runs/k8 --k 8 --limit 100
       backpack learn --task oscc --data data/ --from runs/mtl --store store/@v1 --out runs/oscc --nproc 2
+      backpack learn --task oscc --data data/ --from runs/mtl --store s3://bucket/egopack@v1 --out runs/oscc \\
+          --storage-option endpoint_url=http://127.0.0.1:9000 --storage-option key=KEY --storage-option secret=SECRET
     """
+    storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
     from backpack.learner.learn import learn_novel_task
     from backpack.learner.runs import LearnConfig
     from backpack.tasks.registry import get_task
@@ -114,7 +128,8 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: i
     config = LearnConfig(task=task, k=k, depth=depth, no_backpack=no_backpack, replace=replace, limit=limit,
                          epochs=epochs, lr=lr, base_lr_scale=base_lr_scale, batch_size=batch_size, seed=seed,
                          engine=engine)
-    run = learn_novel_task(data, base, store, out, config, device=device, progress=not as_json, resume=resume)
+    run = learn_novel_task(data, base, store, out, config, device=device, progress=not as_json, resume=resume,
+                           storage_options=storage_options)
     if not _main_process():  # under torchrun only rank 0 reports
         return
     report_run(run.dir, run.metrics_history, as_json, task=task, store=run.config.store_url or None,
@@ -126,22 +141,25 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, out: str, k: i
 @click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG files.")
 @click.option("--store", "store", default=None, help="STORE[@V] to use instead of the one RUN2 recorded.")
+@storage_option_flag
 @click.option("--split", default="val", show_default=True, help="Annotation split to explain.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option("--json", "as_json", is_flag=True, help="Print only the list of written files as JSON.")
 @handle_errors
-def explain_cmd(run_dir: str, data: str, out: str, store: str | None, split: str, device: str,
-                as_json: bool) -> None:
+def explain_cmd(run_dir: str, data: str, out: str, store: str | None, storage_option: tuple[str, ...], split: str,
+                device: str, as_json: bool) -> None:
     """Pictures of what a `backpack learn` run retrieves (paper Fig. 5) and, for AR, confusion matrices (Fig. 6).
 
     \b
     Examples:
       backpack explain runs/oscc --data data/ --out pictures/
       backpack explain runs/ar --data data/ --out pictures/ --json
+      backpack explain runs/oscc --data data/ --out pictures/ --storage-option endpoint_url=http://127.0.0.1:9000
     """
+    storage_options = parse_storage_options(storage_option)
     from backpack.learner.explain import explain_run
 
-    files = explain_run(run_dir, data, out, store=store, split=split, device=device)
+    files = explain_run(run_dir, data, out, store=store, split=split, device=device, storage_options=storage_options)
     if as_json:
         echo_json({"files": [str(f) for f in files]})
     else:

@@ -11,6 +11,7 @@ import warnings
 import click
 
 from backpack.cli._common import EXIT_USAGE, echo_json, fail, handle_errors, json_safe, log, report_run
+from backpack.cli._store_args import parse_storage_options, storage_option_flag
 from backpack.distributed.cli import nproc_option
 
 
@@ -99,10 +100,11 @@ def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: s
 @click.option("--store", "store", default=None, metavar="STORE[@V]",
               help="For a `backpack learn` run: evaluate against this store (version) instead of the one it "
                    "was trained with (refused without this flag when the recorded one changed).")
+@storage_option_flag
 @click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON on stdout.")
 @handle_errors
 def evaluate_cmd(run_dir: str, data: str, split: str, device: str, engine: str, skip_missing: bool,
-                 store: str | None, as_json: bool) -> None:
+                 store: str | None, storage_option: tuple[str, ...], as_json: bool) -> None:
     """Evaluate a trained RUN on a split: AR top-1, OSCC accuracy, LTA edit distance, PNR error (s).
 
     \b
@@ -110,7 +112,9 @@ def evaluate_cmd(run_dir: str, data: str, split: str, device: str, engine: str, 
       backpack evaluate runs/mtl --data data/
       backpack evaluate runs/mtl --data data/ --split val --json
       backpack evaluate runs/oscc --data data/ --store store/@2   # a learn run, another store version
+      backpack evaluate runs/oscc --data data/ --storage-option endpoint_url=http://127.0.0.1:9000   # its s3 store
     """
+    storage_options = parse_storage_options(storage_option)
     _show_warnings()
     from backpack.learner.runs import is_learner_dir
 
@@ -118,10 +122,11 @@ def evaluate_cmd(run_dir: str, data: str, split: str, device: str, engine: str, 
         from backpack.learner.learn import evaluate_learner_run
 
         raw = evaluate_learner_run(run_dir, data, split=split, device=device, store=store,
-                                   skip_missing=skip_missing, engine=engine)
+                                   skip_missing=skip_missing, engine=engine, storage_options=storage_options)
     else:
-        if store is not None:
-            raise click.UsageError("--store applies only to runs of `backpack learn`.")
+        if store is not None or storage_options:
+            flag = "--store" if store is not None else "--storage-option"
+            raise click.UsageError(f"{flag} applies only to runs of `backpack learn`.")
         from backpack.training.evaluate import evaluate_run
 
         raw = evaluate_run(run_dir, data, split=split, device=device, skip_missing=skip_missing, engine=engine)

@@ -1,0 +1,153 @@
+"""``--storage-option`` on build, learn, evaluate and explain (issue 7): an S3 store whose endpoint and
+credentials are given only on the command line, never by AWS_* variables, and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("torch")
+pytest.importorskip("s3fs")
+pytestmark = pytest.mark.s3
+
+from backpack.cli.main import cli  # noqa: E402
+
+AWS_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+            "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE")
+# moto accepts any credentials: these unique ones are looked for in every file written
+KEY_ID = f"AKID{uuid.uuid4().hex[:16].upper()}"
+SECRET = f"s3cr3t-{uuid.uuid4().hex}"
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    res = CliRunner().invoke(cli, list(args))
+    return res.exit_code, res.stdout, res.stderr
+
+
+@pytest.fixture(scope="module")
+def mtl_run(tiny_data: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-epoch multi-task run (ar, pnr) on the tiny data (seed 0)."""
+    from backpack.training import train_run
+
+    out = tmp_path_factory.mktemp("so") / "mtl"
+    train_run(tiny_data, "ar,pnr", out, epochs=1, hidden=16, layers=1, feat_dim=8, batch_size=8, device="cpu",
+              progress=False, seed=0)
+    return out
+
+
+@pytest.fixture
+def no_aws_env(s3_server: str, monkeypatch: pytest.MonkeyPatch, torch_one_thread: None) -> Iterator[list[str]]:
+    """No AWS_* credentials nor endpoint; a closed proxy for any non-local address (nothing leaves the machine).
+
+    Yields the ``--storage-option`` arguments that reach the local S3 server.
+    """
+    for name in AWS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata credentials either
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # NO_PROXY (set by s3_server) keeps 127.0.0.1 direct
+    yield ["--storage-option", f"endpoint_url={s3_server}", "--storage-option", f"key={KEY_ID}",
+           "--storage-option", f"secret={SECRET}", "--storage-option", "client_kwargs={\"region_name\": \"us-east-1\"}"]
+
+
+def _s3_objects(url: str, endpoint: str) -> dict[str, bytes]:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(endpoint_url=endpoint, key=KEY_ID, secret=SECRET, use_listings_cache=False,
+                           client_kwargs={"region_name": "us-east-1"})
+    return {p: fs.cat_file(p) for p in fs.find(url)}
+
+
+def _assert_no_secret(blobs: dict[str, bytes]) -> None:
+    assert blobs
+    for name, data in blobs.items():
+        assert KEY_ID.encode() not in data and SECRET.encode() not in data, name
+
+
+def test_build_learn_evaluate_explain_on_s3_with_only_storage_options(
+        mtl_run: Path, tiny_data: Any, s3_url: str, s3_server: str, no_aws_env: list[str], tmp_path: Path) -> None:
+    so = no_aws_env
+    data = str(tiny_data)
+    code, out, err = _run("build", str(mtl_run), "--data", data, "--store", s3_url, "--tag", "v1", *so, "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"store": s3_url, "version": 1, "tag": "v1", "added_task": None}
+
+    # the environment alone does not reach the store: the options did the work
+    code, _, err = _run("learn", "--task", "oscc", "--data", data, "--from", str(mtl_run), "--store", f"{s3_url}@v1",
+                        "--out", str(tmp_path / "nope"), "--epochs", "1")
+    assert code == 2 and "NoCredentialsError" in err and not (tmp_path / "nope").exists()
+
+    ego = tmp_path / "ego"
+    code, out, err = _run("learn", "--task", "oscc", "--data", data, "--from", str(mtl_run), "--store",
+                          f"{s3_url}@v1", "--out", str(ego), "--k", "2", "--epochs", "1", "--batch-size", "8",
+                          *so, "--json")
+    assert code == 0, err
+    learned = json.loads(out)["val"]["oscc"]["accuracy"]
+    recorded = json.loads((ego / "learner.json").read_text())
+    assert recorded["store_url"] == s3_url and recorded["store_version"] == 1
+    assert recorded["store_tasks"] == ["ar", "pnr"]
+
+    # evaluate reopens the recorded s3 store: with the options it gives the same metrics, without it fails
+    code, out, err = _run("evaluate", str(ego), "--data", data, *so, "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"oscc": {"accuracy": learned}}
+    code, out, err = _run("evaluate", str(ego), "--data", data, "--json")
+    assert code == 2 and out == "" and "NoCredentialsError" in err
+
+    pictures = tmp_path / "pictures"
+    code, out, err = _run("explain", str(ego), "--data", data, "--out", str(pictures), *so, "--json")
+    assert code == 0, err
+    assert sorted(Path(f).name for f in json.loads(out)["files"]) == ["retrieved_ar.png", "retrieved_pnr.png"]
+
+    code, out, err = _run("build", str(ego), "--data", data, "--store", s3_url, "--add-task", "oscc", *so, "--json")
+    assert code == 0, err
+    assert json.loads(out)["version"] == 2
+
+    # the credentials are in no file that build/learn/explain wrote: run folder, pictures, store objects
+    written = {str(p): p.read_bytes() for folder in (ego, pictures) for p in folder.rglob("*") if p.is_file()}
+    _assert_no_secret(written)
+    objects = _s3_objects(s3_url, s3_server)
+    assert any(name.endswith("backpack.json") for name in objects)
+    _assert_no_secret(objects)
+
+
+@pytest.mark.parametrize("command", ["build", "learn", "evaluate", "explain"])
+def test_malformed_storage_option_exits_2(command: str, tmp_path: Path) -> None:
+    args = {
+        "build": ["build", str(tmp_path / "run"), "--data", str(tmp_path), "--store", "s3://b/p"],
+        "learn": ["learn", "--task", "oscc", "--data", str(tmp_path), "--from", str(tmp_path / "run"),
+                  "--store", "s3://b/p", "--out", str(tmp_path / "out")],
+        "evaluate": ["evaluate", str(tmp_path / "run"), "--data", str(tmp_path)],
+        "explain": ["explain", str(tmp_path / "run"), "--data", str(tmp_path), "--out", str(tmp_path / "pics")],
+    }[command]
+    code, out, err = _run(*args, "--storage-option", "nonsense")
+    assert code == 2 and out == ""
+    assert "Invalid value for '--storage-option'. Expected KEY=VALUE. Got 'nonsense'." in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "pics").exists()
+
+
+def test_unknown_storage_option_is_named(mtl_run: Path, tiny_data: Any, s3_url: str, s3_server: str,
+                                         no_aws_env: list[str], tmp_path: Path) -> None:
+    # `endpoint` (for endpoint_url) would be swallowed by s3fs and the request sent to AWS: refused instead
+    code, out, err = _run("learn", "--task", "oscc", "--data", str(tiny_data), "--from", str(mtl_run), "--store",
+                          s3_url, "--out", str(tmp_path / "out"), "--storage-option", f"endpoint={s3_server}",
+                          "--storage-option", f"secret={SECRET}")
+    assert code == 2 and out == ""
+    assert "storage_options" in err and "['endpoint']" in err and "endpoint_url" in err
+    assert SECRET not in err  # the message names keys, never values
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_refuses_storage_option_for_a_multitask_run(mtl_run: Path, tiny_data: Any) -> None:
+    code, out, err = _run("evaluate", str(mtl_run), "--data", str(tiny_data), "--storage-option", "anon=true")
+    assert code == 2 and out == ""
+    assert "--storage-option applies only to runs of `backpack learn`" in err
