@@ -30,6 +30,36 @@ from backpack.errors import ConfigError, invalid
 
 STATUS_DIR_VAR = "BACKPACK_DIST_STATUS_DIR"
 WORKER_MODULE = "backpack.distributed.worker"
+# --storage-option values (credentials) reach the workers through this variable (a JSON list), not
+# their command lines: any user of the machine can read a command line (ps), not the environment.
+HIDDEN_ARGS_VAR = "BACKPACK_DIST_STORAGE_OPTIONS"
+HIDDEN_OPTION = "--storage-option"
+
+
+def hide_storage_options(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``argv`` without its ``--storage-option`` values, and those values (in order).
+
+    Both ``--storage-option V`` and ``--storage-option=V`` are taken out; nothing after ``--``.
+    """
+    shown: list[str] = []
+    hidden: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            shown += args[i:]
+            break
+        if arg == HIDDEN_OPTION and i + 1 < len(args):
+            hidden.append(args[i + 1])
+            i += 2
+            continue
+        if arg.startswith(HIDDEN_OPTION + "="):
+            hidden.append(arg[len(HIDDEN_OPTION) + 1:])
+        else:
+            shown.append(arg)
+        i += 1
+    return shown, hidden
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -94,11 +124,19 @@ def launch(argv: Sequence[str], nproc: int, *, env: dict[str, str] | None = None
     0 when every rank succeeded; otherwise the code of the first rank that failed (2 for bad
     input, 1 otherwise), after printing ``Error: ... rank R of N ...`` on stderr. ``entry`` is
     what each worker runs (see :func:`torchrun_command`); ``timeout`` (s) bounds the whole job.
+    The ``--storage-option`` values go to the ``backpack`` worker in its environment, not on its
+    command line (see :data:`HIDDEN_ARGS_VAR`).
     """
     run_env = dict(os.environ if env is None else env)
+    argv = list(argv)
+    if tuple(entry) == ("-m", WORKER_MODULE):  # only our worker knows to put them back
+        argv, hidden = hide_storage_options(argv)
+        run_env.pop(HIDDEN_ARGS_VAR, None)
+        if hidden:
+            run_env[HIDDEN_ARGS_VAR] = json.dumps(hidden)
     with tempfile.TemporaryDirectory(prefix="backpack-dist-") as status_dir:
         run_env[STATUS_DIR_VAR] = status_dir
-        rc = _run(torchrun_command(list(argv), nproc, entry=entry), run_env, timeout)
+        rc = _run(torchrun_command(argv, nproc, entry=entry), run_env, timeout)
         if rc == 0:
             return 0
         failures = read_failures(status_dir)
@@ -114,4 +152,5 @@ def launch(argv: Sequence[str], nproc: int, *, env: dict[str, str] | None = None
     return 1
 
 
-__all__ = ["STATUS_DIR_VAR", "free_port", "launch", "read_failures", "torchrun_command"]
+__all__ = ["HIDDEN_ARGS_VAR", "STATUS_DIR_VAR", "free_port", "hide_storage_options", "launch", "read_failures",
+           "torchrun_command"]

@@ -13,11 +13,11 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from backpack.distributed.launch import STATUS_DIR_VAR
+from backpack.distributed.launch import HIDDEN_ARGS_VAR, HIDDEN_OPTION, STATUS_DIR_VAR
 
 
 class _Tail:
@@ -92,13 +92,27 @@ def run_as_rank(body: Callable[[], Any]) -> int:
     return code
 
 
+def restore_storage_options(args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    """``args`` with the ``--storage-option`` values :func:`~backpack.distributed.launch.launch` moved
+    into ``environ[HIDDEN_ARGS_VAR]`` put back right after the command name."""
+    raw = environ.get(HIDDEN_ARGS_VAR)
+    if not raw or not args:
+        return list(args)
+    values = json.loads(raw)
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"Invalid value of ${HIDDEN_ARGS_VAR}. Expected a JSON list of strings. "
+                         f"Got {type(values).__name__}.")
+    return [args[0], *(tok for v in values for tok in (HIDDEN_OPTION, v)), *args[1:]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``backpack <argv>`` as one rank of the job; return its exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    given = list(sys.argv[1:] if argv is None else argv)
 
     def body() -> None:
         from backpack.cli.main import cli
 
+        args = restore_storage_options(given, os.environ)  # a bad value fails like any rank error
         cli.main(args=args, prog_name="backpack", standalone_mode=False)
 
     return run_as_rank(body)

@@ -151,3 +151,72 @@ def test_evaluate_refuses_storage_option_for_a_multitask_run(mtl_run: Path, tiny
     code, out, err = _run("evaluate", str(mtl_run), "--data", str(tiny_data), "--storage-option", "anon=true")
     assert code == 2 and out == ""
     assert "--storage-option applies only to runs of `backpack learn`" in err
+
+
+# --- --nproc N: the options reach every torchrun worker through its environment, not its command line ---
+
+
+def test_hide_and_restore_storage_options_round_trip() -> None:
+    from backpack.distributed.launch import HIDDEN_ARGS_VAR, hide_storage_options
+    from backpack.distributed.worker import restore_storage_options
+
+    argv = ["build", "--storage-option", "key=K", "--store", "s3://b/p", f"--storage-option=secret={SECRET}",
+            "--", "--storage-option", "-run-named-like-an-option"]
+    shown, hidden = hide_storage_options(argv)
+    assert shown == ["build", "--store", "s3://b/p", "--", "--storage-option", "-run-named-like-an-option"]
+    assert hidden == ["key=K", f"secret={SECRET}"]
+    restored = restore_storage_options(shown, {HIDDEN_ARGS_VAR: json.dumps(hidden)})
+    assert restored == ["build", "--storage-option", "key=K", "--storage-option", f"secret={SECRET}", *shown[1:]]
+    assert restore_storage_options(shown, {}) == shown
+    with pytest.raises(ValueError, match=HIDDEN_ARGS_VAR):
+        restore_storage_options(shown, {HIDDEN_ARGS_VAR: json.dumps({"key": "K"})})
+
+
+def test_nproc_passes_storage_options_in_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import backpack.distributed.launch as launch_mod
+
+    seen: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(launch_mod, "_run", lambda cmd, env, timeout: seen.append((cmd, env)) or 0)
+    monkeypatch.setenv(launch_mod.HIDDEN_ARGS_VAR, json.dumps(["stale=1"]))  # never inherited
+    code, _, err = _run("build", str(tmp_path / "run"), "--data", str(tmp_path), "--store", "s3://b/p",
+                        "--storage-option", "key=K", "--storage-option", f"secret={SECRET}", "--nproc", "2")
+    assert code == 0, err
+    (cmd, env), = seen
+    assert SECRET not in " ".join(cmd) and "--storage-option" not in cmd
+    assert cmd[cmd.index(launch_mod.WORKER_MODULE) + 1:] == ["build", "--data", str(tmp_path), "--store", "s3://b/p",
+                                                              "--device", "auto", "--graph-engine", "auto",
+                                                              "--batch-size", "64", str(tmp_path / "run")]
+    assert json.loads(env[launch_mod.HIDDEN_ARGS_VAR]) == ["key=K", f"secret={SECRET}"]
+    # another entry (a test script) does not know to restore them: its argv is left as it is
+    seen.clear()
+    launch_mod.launch(["job", "--storage-option", "key=K"], 2, env={}, entry=["script.py"])
+    assert seen[0][0][-3:] == ["job", "--storage-option", "key=K"] and launch_mod.HIDDEN_ARGS_VAR not in seen[0][1]
+
+
+def test_worker_restores_the_options_and_builds_on_s3(mtl_run: Path, tiny_data: Any, s3_url: str,
+                                                      no_aws_env: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from backpack.distributed.launch import HIDDEN_ARGS_VAR
+    from backpack.distributed.worker import main
+    from backpack.store import Backpack
+
+    monkeypatch.setenv(HIDDEN_ARGS_VAR, json.dumps(no_aws_env[1::2]))  # what launch() hands every rank
+    assert main(["build", str(mtl_run), "--data", str(tiny_data), "--store", s3_url, "--json"]) == 0
+    options = dict(o.split("=", 1) for o in no_aws_env[1:6:2])
+    bp = Backpack.open(s3_url, storage_options={**options, "client_kwargs": {"region_name": "us-east-1"}})
+    assert bp.version == 1 and sorted(bp.task_names) == ["ar", "pnr"]
+
+
+def test_build_with_two_processes_on_s3_with_only_storage_options(mtl_run: Path, tiny_data: Any, s3_url: str,
+                                                                  no_aws_env: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DGLBACKEND="pytorch", BACKPACK_DIST_BACKEND="gloo", CUDA_VISIBLE_DEVICES="",
+               OMP_NUM_THREADS="1", TQDM_DISABLE="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-m", "backpack.cli.main", "build", str(mtl_run), "--data", str(tiny_data),
+                           "--store", s3_url, *no_aws_env, "--nproc", "2", "--json"], env=env, capture_output=True,
+                          text=True, timeout=150)  # a normal run takes ~10 s
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["version"] == 1  # one JSON document, from rank 0
+    assert SECRET not in proc.stderr
