@@ -165,9 +165,10 @@ def test_exact_vs_approximate(benchmark: Any, size: int) -> None:
     """Build time, queries/s and recall@4 (held-out queries) of the exact and the IVF index.
 
     The IVF index is the store's own (``build_index(..., "ivf")``: nlist from the size, nprobe
-    tuned at build to reach recall 0.95 on the task's prototypes). At 1M the default nlist
-    (4 sqrt(n) = 4000) trains k-means for many minutes on 2 cores, so that case uses nlist 1024
-    (reference/facts.md: 8.5 s build, recall 0.97-0.99 on structured data).
+    tuned at build on held-out prototypes, backpack/store/_index.py). At 1M the case uses nlist
+    1024 (a 4 sqrt(n) = 4000 nlist trains k-means for many minutes on 2 cores). Issue 5 target 4
+    (1M): ``ivf_recall_at_4`` >= 0.95 on the held-out queries and ``ivf_over_flat`` >= 10
+    (``target_met``); ``ivf_recall_at_build`` is what the manifest records.
     """
     small = _small(benchmark)
     n, dim, n_queries = (5_000, 32, 200) if small else (size, 256, 1000)
@@ -201,6 +202,7 @@ def test_exact_vs_approximate(benchmark: Any, size: int) -> None:
         "ivf_params": dict(spec.params), "ivf_recall_at_build": spec.recall_at_k,
         "flat_qps": round(qps["flat"], 1), "ivf_qps": round(qps["ivf"], 1),
         "ivf_recall_at_4": round(recall, 4), "ivf_over_flat": qps["ivf"] / qps["flat"],
+        "target_met": recall >= 0.95 and qps["ivf"] >= 10 * qps["flat"],
     })
     assert 0.0 <= recall <= 1.0 and found["flat"].shape == (n_queries, K)
 
