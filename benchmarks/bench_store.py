@@ -195,6 +195,9 @@ def test_exact_vs_approximate(benchmark: Any, size: int) -> None:
     benchmark.pedantic(both, rounds=1 if small else (3 if n >= 1_000_000 else 10), iterations=1, warmup_rounds=0)
     recall = _recall(found["ivf"], found["flat"])
     qps = {kind: n_queries / statistics.median(ts) for kind, ts in times.items()}
+    # Best round per case too: load from other work on the shared machine only ever adds time, and
+    # it hits the long flat search more than the short IVF one, inflating the median ratio.
+    best = {kind: n_queries / min(ts) for kind, ts in times.items()}
     spec = built["ivf"][1]
     benchmark.extra_info.update({
         "count": n, "dim": dim, "queries": n_queries,
@@ -202,7 +205,8 @@ def test_exact_vs_approximate(benchmark: Any, size: int) -> None:
         "ivf_params": dict(spec.params), "ivf_recall_at_build": spec.recall_at_k,
         "flat_qps": round(qps["flat"], 1), "ivf_qps": round(qps["ivf"], 1),
         "ivf_recall_at_4": round(recall, 4), "ivf_over_flat": qps["ivf"] / qps["flat"],
-        "target_met": recall >= 0.95 and qps["ivf"] >= 10 * qps["flat"],
+        "ivf_over_flat_best": best["ivf"] / best["flat"],
+        "target_met": recall >= 0.95 and min(qps["ivf"] / qps["flat"], best["ivf"] / best["flat"]) >= 10,
     })
     assert 0.0 <= recall <= 1.0 and found["flat"].shape == (n_queries, K)
 
