@@ -22,6 +22,8 @@ _LAZY = {
     "load_learner_run": "backpack.learner.learn",
     "explain_run": "backpack.learner.explain",
     "run_demo": "backpack.learner.demo",
+    "probe_store": "backpack.learner.probe",
+    "retrieval_hits": "backpack.learner.probe",
 }
 
 
