@@ -55,8 +55,14 @@ def no_aws_env(s3_server: str, monkeypatch: pytest.MonkeyPatch, torch_one_thread
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # NO_PROXY (set by s3_server) keeps 127.0.0.1 direct
+    import s3fs
+
+    # fsspec caches filesystems by their arguments, not by the environment they were made in: one
+    # made here without credentials must not be handed to a later test that has them (and back).
+    s3fs.S3FileSystem.clear_instance_cache()
     yield ["--storage-option", f"endpoint_url={s3_server}", "--storage-option", f"key={KEY_ID}",
            "--storage-option", f"secret={SECRET}", "--storage-option", "client_kwargs={\"region_name\": \"us-east-1\"}"]
+    s3fs.S3FileSystem.clear_instance_cache()
 
 
 def _s3_objects(url: str, endpoint: str) -> dict[str, bytes]:
