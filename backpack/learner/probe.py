@@ -42,10 +42,12 @@ def retrieval_hits(view: Any, feats: np.ndarray, verbs: np.ndarray, nouns: np.nd
         )
     if not 1 <= k <= int(view.count):
         raise ConfigError(f"Invalid value for 'k' in the probe of task {view.name!r}. Expected 1 to {view.count}. Got {k}.")
-    _, ids = view.search(feats, k)
+    _, found = view.search(feats, k)
+    ids = np.asarray(found)
     keys = np.asarray(view.keys)
-    kv, kn = keys[np.asarray(ids), 0], keys[np.asarray(ids), 1]  # [M, k]
-    hit_v, hit_n = kv == verbs[:, None], kn == nouns[:, None]
+    kv, kn = keys[ids, 0], keys[ids, 1]  # [M, k]
+    found_ok = ids >= 0  # an approximate index may return -1 (fewer than k found): never a hit
+    hit_v, hit_n = (kv == verbs[:, None]) & found_ok, (kn == nouns[:, None]) & found_ok
     # chance: share of prototypes with the row's verb (noun), for k draws without replacement
     p = len(keys)
     share_v = (keys[:, 0][None, :] == verbs[:, None]).sum(1) / p

@@ -59,6 +59,20 @@ def test_with_k_equal_to_all_prototypes_every_label_present_is_a_hit_and_chance_
     assert hits["chance_verb"] == pytest.approx(1.0) and hits["chance_noun"] == pytest.approx(1.0)
 
 
+def test_ids_an_approximate_index_did_not_find_are_misses() -> None:
+    view = _view()
+
+    class Partial(KeyedView):
+        def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            scores, ids = super().search(q, k)
+            ids[::2] = -1  # every other query found nothing
+            return scores, ids
+
+    partial = Partial(view.prototypes, view.keys)
+    hits = retrieval_hits(partial, view.prototypes, view.keys[:, 0], view.keys[:, 1])
+    assert hits["verb"] == hits["noun"] == hits["pair"] == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize("bad", ["rows", "k0", "k_big", "empty"])
 def test_bad_probe_inputs_are_clear_errors(bad: str) -> None:
     view = _view()
