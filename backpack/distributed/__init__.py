@@ -18,8 +18,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from backpack._lazy import lazy_getattr
 
 _LAZY = {
     "is_distributed": "backpack.distributed.env",
@@ -45,8 +44,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'backpack.distributed' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

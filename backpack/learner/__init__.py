@@ -6,9 +6,7 @@ the novel-task model, learning, demo) is imported lazily because it needs the tr
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from backpack._lazy import lazy_getattr
 from backpack.learner.accumulator import PrototypeAccumulator
 from backpack.learner.interaction import CrossTaskInteraction
 from backpack.learner.interaction_layer import PrototypeRefinement
@@ -27,10 +25,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'backpack.learner' has no attribute {name!r}")
-
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = ["CrossTaskInteraction", "PrototypeAccumulator", "PrototypeRefinement", *_LAZY]

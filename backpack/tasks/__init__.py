@@ -6,7 +6,7 @@ model code, so the names below are imported lazily on first access.
 
 from __future__ import annotations
 
-from typing import Any
+from backpack._lazy import lazy_getattr
 
 __all__ = ["Task", "TaskHead", "get_task", "list_tasks", "register_task", "build_head"]
 
@@ -20,10 +20,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'backpack.tasks' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

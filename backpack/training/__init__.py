@@ -6,7 +6,7 @@ folder) stays light.
 
 from __future__ import annotations
 
-from typing import Any
+from backpack._lazy import lazy_getattr
 
 _LAZY = {
     "MultiTaskModel": "backpack.training.model",
@@ -25,10 +25,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'backpack.training' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
