@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +27,8 @@ import torch
 
 from backpack.store import Backpack
 from backpack.store._index import blas_path, normalize
+
+from _timing import interleaved_times  # benchmarks/_timing.py (pytest puts benchmarks/ on sys.path)
 
 P, D = 3000, 256
 
@@ -76,18 +77,7 @@ def test_exact_search_share_of_gemm_rate(benchmark: Any, tmp_path: Path, queries
     }
     _, ids = view.search(xq, 4)
     assert np.array_equal(ids, raw()[1])  # the store returns what the kernel finds
-    times: dict[str, list[float]] = {n: [] for n in fns}
-
-    def rounds() -> None:
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-
-    rounds()  # warm-up: first-call allocations, thread pools
-    for ts in times.values():
-        ts.clear()
-    benchmark.pedantic(rounds, rounds=1 if small else 40, iterations=1, warmup_rounds=0)
+    times = interleaved_times(benchmark, fns, 1 if small else 40)
     med = {n: statistics.median(ts) for n, ts in times.items()}
     flops = 2.0 * q_n * count * dim
     gemm = min(med["gemm_numpy"], med["gemm_torch"])

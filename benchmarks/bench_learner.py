@@ -32,6 +32,8 @@ import numpy as np
 import pytest
 import torch
 
+from _timing import interleaved_times  # benchmarks/_timing.py (pytest puts benchmarks/ on sys.path)
+
 GRAPHS, NODES = 16, 9
 SIZES = {  # name: (in_dim, hidden, D_k, P, verbs, nouns)
     "demo": (128, 128, 128, 150, 10, 15),
@@ -181,18 +183,7 @@ def test_knn_vs_reference(benchmark, tmp_path: Path, size: str) -> None:  # type
     assert torch.equal(nearest(f, unit, 4), ours)
     fns = {"interaction": lambda: inter.neighbours("lta", f), "torch": lambda: nearest(f, unit, 4),
            "reference": lambda: _reference_knn(f, protos, 4)}
-    times: dict[str, list[float]] = {n: [] for n in fns}
-
-    def rounds() -> None:
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-
-    rounds()  # warm-up (first-call allocations, faiss threads)
-    for ts in times.values():
-        ts.clear()
-    benchmark.pedantic(rounds, rounds=1 if small else 30, iterations=1, warmup_rounds=0)
+    times = interleaved_times(benchmark, fns, 1 if small else 30)
     i, t, r = (statistics.median(times[n]) for n in ("interaction", "torch", "reference"))
     benchmark.extra_info.update({"size": size, "queries": f.shape[0], "interaction_ms": 1e3 * i, "torch_ms": 1e3 * t,
                                  "reference_ms": 1e3 * r, "reference_over_interaction": r / i,

@@ -23,6 +23,8 @@ import pytest
 from backpack.store import Backpack
 from backpack.store._index import blas_path, build_index, normalize
 
+from _timing import interleaved_times  # benchmarks/_timing.py (pytest puts benchmarks/ on sys.path)
+
 TASKS = ("ar", "lta", "oscc", "pnr")
 N_VERBS, N_NOUNS = 115, 478  # the Ego4D LTA taxonomy
 K = 4
@@ -123,20 +125,8 @@ def test_search_vs_raw_faiss(benchmark: Any, tmp_path_factory: pytest.TempPathFa
             return index.search(qn, K)
 
     cases = {"store": lambda: view.search(q, K), "faiss_blas": raw_blas, "faiss_default": raw_default}
-    times: dict[str, list[float]] = {name: [] for name in cases}
     out: dict[str, Any] = {}
-    inner = 1 if small else 10
-
-    def interleaved() -> None:  # rounds alternate so that machine drift hits every case alike
-        for name, fn in cases.items():
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                out[name] = fn()
-            times[name].append((time.perf_counter() - t0) / inner)
-
-    interleaved()  # warm-up
-    times = {name: [] for name in cases}
-    benchmark.pedantic(interleaved, rounds=1 if small else 20, iterations=1, warmup_rounds=0)
+    times = interleaved_times(benchmark, cases, 1 if small else 20, inner=1 if small else 10, results=out)
     np.testing.assert_array_equal(out["store"][1], out["faiss_blas"][1])
     np.testing.assert_allclose(out["store"][0], out["faiss_blas"][0], rtol=1e-5, atol=1e-6)
     # Best round per case (timeit's rule): other processes on a shared 2-core machine only ever
