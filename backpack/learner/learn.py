@@ -161,17 +161,14 @@ def load_learner_run(run_dir: str | os.PathLike[str], device: str = "cpu", engin
     """
     import json
 
-    from backpack.training.checkpoint import METRICS, WEIGHTS, load_weights, read_checkpoint_info
-    from backpack.training.model import build_model
-    from backpack.training.run import read_config, read_taxonomy
+    from backpack.training.checkpoint import METRICS, WEIGHTS, load_weights
+    from backpack.training.run import model_from_config, read_run_files
 
     run = Path(run_dir)
     if not run.is_dir():
         raise RunError(f"Run folder {str(run)!r} does not exist.")
-    config = read_learn_config(run)
-    base = read_config(run)
-    taxonomy = read_taxonomy(run)
-    read_checkpoint_info(run)  # checks the checksums of every file before anything is loaded
+    config = read_learn_config(run)  # a multi-task run is told apart before its files are checked
+    _, base, taxonomy, _ = read_run_files(run)  # every checksum checked before anything is loaded
     bp = None
     if config.uses_backpack or (store is not None and not config.no_backpack):
         ref = store if store is not None else f"{config.store_url}@{config.store_version}"
@@ -181,10 +178,7 @@ def load_learner_run(run_dir: str | os.PathLike[str], device: str = "cpu", engin
                 f"The store {config.store_url!r} version {config.store_version} is not the one run {str(run)!r} "
                 f"was trained with (its prototypes differ). Pass --store STORE[@V] to evaluate against it anyway."
             )
-    base_model = build_model(list(base.tasks), taxonomy, base.in_dim, model=base.model, hidden=base.hidden,
-                             layers=base.layers, feat_dim=base.feat_dim, engine=engine or "auto",
-                             dropout=base.dropout, sub_segments=base.sub_segments)
-    model = _build_model(base_model, config, taxonomy, base, bp)
+    model = _build_model(model_from_config(base, taxonomy, engine), config, taxonomy, base, bp)
     load_weights(run / WEIGHTS, model)
     model.to(device).eval()
     history = [json.loads(x) for x in (run / METRICS).read_text().splitlines() if x.strip()]

@@ -116,6 +116,34 @@ def write_run_files(run_dir: str | os.PathLike[str], config: RunConfig, taxonomy
     atomic_write_json(run / VOCABULARY, {"verbs": list(taxonomy.verbs), "nouns": list(taxonomy.nouns)})
 
 
+def read_run_files(run_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig, Any, dict[str, Any]]:
+    """(folder, config, vocabulary, checkpoint info) of a run, every file checked before any weight is read.
+
+    The checkpoint info's checksums cover every file, the weights included (a run without a
+    checksum for its weights is refused). Shared by ``load_run`` and the learner's loader.
+    """
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise RunError(f"Run folder {str(run)!r} does not exist.")
+    config = read_config(run)
+    taxonomy = read_taxonomy(run)
+    info = read_checkpoint_info(run)
+    if WEIGHTS not in info.get("sha256", {}):
+        raise RunError(invalid("sha256", repr(str(run / CHECKPOINT)), f"an entry for {WEIGHTS}", "none"))
+    return run, config, taxonomy, info
+
+
+def model_from_config(config: RunConfig, taxonomy: Any, engine: str | None = None) -> Any:
+    """A fresh multi-task model shaped like ``config``'s (weights not loaded); engine None -> "auto"."""
+    from backpack.training.model import build_model
+
+    return build_model(
+        list(config.tasks), taxonomy, config.in_dim, model=config.model, hidden=config.hidden,
+        layers=config.layers, feat_dim=config.feat_dim, engine=engine or "auto", dropout=config.dropout,
+        sub_segments=config.sub_segments,
+    )
+
+
 def load_run(run_dir: str | os.PathLike[str], device: str = "cpu", engine: str | None = None) -> Run:
     """Load a run folder: config, vocabulary, model weights (safetensors only) and metrics.
 
@@ -132,21 +160,8 @@ def load_run(run_dir: str | os.PathLike[str], device: str = "cpu", engine: str |
         A missing folder or file, an incompatible ``format_version``, a checksum mismatch, or
         weights that are not safetensors (pickles are never loaded) or do not fit the model.
     """
-    from backpack.training.model import build_model
-
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise RunError(f"Run folder {str(run)!r} does not exist.")
-    config = read_config(run)
-    taxonomy = read_taxonomy(run)
-    info = read_checkpoint_info(run)
-    if WEIGHTS not in info.get("sha256", {}):
-        raise RunError(invalid("sha256", repr(str(run / CHECKPOINT)), f"an entry for {WEIGHTS}", "none"))
-    model = build_model(
-        list(config.tasks), taxonomy, config.in_dim, model=config.model, hidden=config.hidden,
-        layers=config.layers, feat_dim=config.feat_dim, engine=engine or "auto", dropout=config.dropout,
-        sub_segments=config.sub_segments,
-    )
+    run, config, taxonomy, info = read_run_files(run_dir)
+    model = model_from_config(config, taxonomy, engine)
     load_weights(run / WEIGHTS, model)
     model.to(device).eval()
     metrics_path = run / METRICS

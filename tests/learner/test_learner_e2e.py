@@ -115,3 +115,29 @@ def test_build_streams_in_chunks_with_the_same_result(tiny_world: dict[str, Path
     assert int(whole.counts.sum()) == len(clips) and torch.equal(whole.counts, small.counts)
     for t in dims:
         torch.testing.assert_close(whole.sums[t], small.sums[t], rtol=0, atol=1e-9)
+
+
+def test_learner_run_files_are_checked_like_a_training_run(tiny_world: dict[str, Path], tmp_path: Path) -> None:
+    """load_learner_run shares load_run's checks: tampered weights, or no checksum for them, are refused."""
+    import pytest
+
+    from backpack.errors import RunError
+    from backpack.learner import learn_novel_task, load_learner_run
+    from backpack.learner.runs import LearnConfig
+
+    run = tmp_path / "ft"
+    learn_novel_task(tiny_world["data"], tiny_world["mtl"], str(tiny_world["store"]), run,
+                     LearnConfig(task="oscc", no_backpack=True, epochs=1), device="cpu", progress=False)
+    assert load_learner_run(run).config.task == "oscc"
+    weights = run / "weights.safetensors"
+    original = weights.read_bytes()
+    weights.write_bytes(original[:-1] + bytes([original[-1] ^ 0xFF]))
+    with pytest.raises(RunError, match="'sha256'.*weights.safetensors"):
+        load_learner_run(run)
+    weights.write_bytes(original)
+    info_path = run / "checkpoint.json"
+    info = json.loads(info_path.read_text())
+    del info["sha256"]["weights.safetensors"]
+    info_path.write_text(json.dumps(info))
+    with pytest.raises(RunError, match="an entry for weights.safetensors"):
+        load_learner_run(run)
