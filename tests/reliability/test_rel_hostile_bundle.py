@@ -79,16 +79,21 @@ def test_duplicate_entry_is_refused(good: Path, tmp_path: Path) -> None:
     _refused(bad, tmp_path, BundleError, "Duplicate", "versions/00000001.json")
 
 
+def _refused_peak_memory(bad: Path, tmp_path: Path, entry: str) -> int:
+    """Peak traced memory (bytes) while the import of ``bad`` is refused with a BundleError naming ``entry``."""
+    tracemalloc.start()
+    try:
+        _refused(bad, tmp_path, BundleError, entry)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_zip_bomb_ratio_is_refused_with_bounded_memory(good: Path, tmp_path: Path) -> None:
     """200 MiB of zeros deflated to about 200 KB: refused from the header, memory stays small."""
     bad = rewrite_zip(good, tmp_path / "bad.zip", extra=[("data/bomb/c/0", bytes(200 * MiB))])
     assert bad.stat().st_size < 2 * MiB
-    tracemalloc.start()
-    try:
-        _refused(bad, tmp_path, BundleError, "data/bomb/c/0")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _refused_peak_memory(bad, tmp_path, "data/bomb/c/0")
     assert peak < 16 * MiB, f"peak {peak / MiB:.1f} MiB while refusing a 200 MiB bomb"
 
 
@@ -110,12 +115,7 @@ def test_entry_larger_than_declared_is_cut(good: Path, tmp_path: Path) -> None:
             raw[pos + 24 : pos + 28] = lie
         pos += 4
     bad.write_bytes(bytes(raw))
-    tracemalloc.start()
-    try:
-        _refused(bad, tmp_path, BundleError, "data/liar/c/0")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _refused_peak_memory(bad, tmp_path, "data/liar/c/0")
     assert peak < 32 * MiB, f"peak {peak / MiB:.1f} MiB"
 
 
