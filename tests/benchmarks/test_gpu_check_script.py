@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+Loader = Callable[[str], ModuleType]
 
 
 def test_quick_cpu_run_writes_valid_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], torch_one_thread: None
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], torch_one_thread: None, load_script: Loader
 ) -> None:
     out = tmp_path / "gpu.json"
-    assert _load().main(["--device", "cpu", "--quick", "--out", str(out)]) == 0
+    assert load_script("gpu_check").main(["--device", "cpu", "--quick", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
     assert result["device"] == "cpu" and result["quick"] is True
@@ -41,14 +33,16 @@ def test_quick_cpu_run_writes_valid_json(
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
-def test_cuda_requested_without_cuda_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cuda_requested_without_cuda_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], load_script: Loader
+) -> None:
     out = tmp_path / "gpu.json"
-    assert _load().main(["--out", str(out)]) == 2
+    assert load_script("gpu_check").main(["--out", str(out)]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
     assert not out.exists()
 
 
-def test_timed_takes_the_median_after_a_warm_up() -> None:
+def test_timed_takes_the_median_after_a_warm_up(load_script: Loader) -> None:
     calls = []
-    ms = _load().timed(lambda: calls.append(1), torch.device("cpu"), rounds=3)
+    ms = load_script("gpu_check").timed(lambda: calls.append(1), torch.device("cpu"), rounds=3)
     assert len(calls) == 4 and ms >= 0

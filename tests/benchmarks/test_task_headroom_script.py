@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "task_headroom.py"
+Loader = Callable[[str], ModuleType]
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("task_headroom", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_writes_table_and_json_for_every_reference(tmp_path: Path) -> None:
+def test_writes_table_and_json_for_every_reference(tmp_path: Path, load_script: Loader) -> None:
     md = tmp_path / "headroom.md"
-    assert _load().main(["--seeds", "0", "--markdown", str(md)]) == 0
+    assert load_script("task_headroom").main(["--seeds", "0", "--markdown", str(md)]) == 0
     rows = json.loads(md.with_suffix(".json").read_text())["rows"]
     assert len(rows) == 6 and all(len(v) == 1 and 0.0 <= v[0] for v in rows.values())
     assert all(name in md.read_text() for name in rows)
@@ -31,10 +23,10 @@ def test_writes_table_and_json_for_every_reference(tmp_path: Path) -> None:
     assert all(v[0] <= 1.0 for k, v in rows.items() if k.startswith("lta"))
 
 
-def test_transient_oracle_needs_the_true_signature(tmp_path: Path) -> None:
+def test_transient_oracle_needs_the_true_signature(tmp_path: Path, load_script: Loader) -> None:
     from backpack.tasks.data import Ego4DDataset, generate_synthetic, write_synthetic
 
-    mod = _load()
+    mod = load_script("task_headroom")
     ds = Ego4DDataset(write_synthetic(tmp_path / "data", seed=1))
     true = mod.pnr_references(ds, generate_synthetic(1).world.signature_dir)
     random_dir = np.random.default_rng(0).standard_normal(len(generate_synthetic(1).world.signature_dir))
