@@ -34,18 +34,13 @@ ROWS = (("pnr", "loc_error_s", "centre"), ("pnr", "loc_error_s", "transient orac
         ("lta", "action_ed", "constant"), ("lta", "action_ed", "chain oracle"))
 
 
-def _collate(samples: list[Any]) -> Any:
-    from backpack.backbone.graph import GraphBatch
-
-    return GraphBatch.collate(samples)
-
-
 def pnr_references(ds: Any, signature: np.ndarray) -> dict[str, float]:
     """Localisation error (s) of the window centre and of the transient oracle on PNR val."""
+    from backpack.backbone.graph import GraphBatch
     from backpack.tasks.registry import get_task
 
     task = get_task("pnr")
-    batch = _collate(task.build_samples(ds, "val", train=False, seed=0))
+    batch = GraphBatch.collate(task.build_samples(ds, "val", train=False, seed=0))
     targets = task.targets(batch)
     node = batch.pos.float()
     centre = -(node - (task.nodes - 1) / 2).abs()
@@ -99,13 +94,16 @@ def lta_references(ds: Any) -> dict[str, dict[str, float]]:
 
 def headroom(seeds: list[int], size: str = "small") -> dict[str, Any]:
     """{"rows": {"task metric (reference)": [value per seed]}, "seeds": seeds}."""
-    from backpack.tasks.data import Ego4DDataset, generate_synthetic, write_synthetic
+    from backpack.tasks.data import Ego4DDataset, generate_synthetic
+    from backpack.tasks.data.synthetic_write import write_data
 
     rows: dict[str, list[float]] = {f"{t} {m} ({r})": [] for t, m, r in ROWS}
     for seed in seeds:
+        data = generate_synthetic(seed, size)  # generated once: written for the dataset, and its latents
         with tempfile.TemporaryDirectory() as tmp:
-            ds = Ego4DDataset(write_synthetic(Path(tmp) / "data", seed=seed, size=size))
-            pnr = pnr_references(ds, generate_synthetic(seed, size).world.signature_dir)
+            write_data(data, Path(tmp))
+            ds = Ego4DDataset(tmp)
+            pnr = pnr_references(ds, data.world.signature_dir)
             lta = lta_references(ds)
             for t, m, r in ROWS:
                 rows[f"{t} {m} ({r})"].append(round(float(pnr[r] if t == "pnr" else lta[r][m]), 3))

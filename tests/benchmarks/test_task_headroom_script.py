@@ -24,12 +24,15 @@ def test_writes_table_and_json_for_every_reference(tmp_path: Path, load_script: 
 
 
 def test_transient_oracle_needs_the_true_signature(tmp_path: Path, load_script: Loader) -> None:
-    from backpack.tasks.data import Ego4DDataset, generate_synthetic, write_synthetic
+    from backpack.tasks.data import Ego4DDataset, generate_synthetic
+    from backpack.tasks.data.synthetic_write import write_data
 
     mod = load_script("task_headroom")
-    ds = Ego4DDataset(write_synthetic(tmp_path / "data", seed=1))
-    true = mod.pnr_references(ds, generate_synthetic(1).world.signature_dir)
-    random_dir = np.random.default_rng(0).standard_normal(len(generate_synthetic(1).world.signature_dir))
+    data = generate_synthetic(1)
+    write_data(data, tmp_path)
+    ds = Ego4DDataset(tmp_path)
+    true = mod.pnr_references(ds, data.world.signature_dir)
+    random_dir = np.random.default_rng(0).standard_normal(len(data.world.signature_dir))
     wrong = mod.pnr_references(ds, random_dir / np.linalg.norm(random_dir))
     assert true["transient oracle"] < wrong["transient oracle"]
     assert true["centre"] == wrong["centre"]  # the prior ignores the features
