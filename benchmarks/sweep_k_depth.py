@@ -37,7 +37,6 @@ def sweep(out: Path, novel: str, seeds: list[int], ks: list[int], depths: list[i
           device: str = "cpu") -> dict[str, Any]:
     from backpack.learner.demo import DemoConfig, run_demo
     from backpack.learner.learn import evaluate_learner_run, learn_novel_task
-    from backpack.learner.runs import LearnConfig
 
     metric = MAIN_METRIC[novel]
     methods: dict[str, list[float]] = {}
@@ -63,9 +62,7 @@ def sweep(out: Path, novel: str, seeds: list[int], ks: list[int], depths: list[i
 
                         shutil.rmtree(run_dir)
                     learn_novel_task(root / "data", mtl, f"{store}@mtl", run_dir,
-                                     LearnConfig(task=novel, k=k, depth=depth, limit=cfg.few_labels,
-                                                 epochs=cfg.learn_epochs, lr=cfg.lr,
-                                                 base_lr_scale=cfg.base_lr_scale, seed=seed),
+                                     cfg.learn_config(k=k, depth=depth),
                                      device=device, progress=False)
                 value = evaluate_learner_run(run_dir, root / "data", device=device)[novel][metric]
                 grid.setdefault((k, depth), []).append(value)

@@ -43,6 +43,15 @@ class DemoConfig:
         if self.novel not in ALL_TASKS:
             raise ConfigError(invalid("novel", "the demo", f"one of {list(ALL_TASKS)}", repr(self.novel)))
 
+    def learn_config(self, **overrides: Any) -> Any:
+        """The :class:`~backpack.learner.runs.LearnConfig` of the demo's learning runs (EgoPack; pass
+        ``no_backpack=True`` for MTL+FT, or another ``k`` / ``depth`` as the sweep does)."""
+        from backpack.learner.runs import LearnConfig
+
+        settings = dict(task=self.novel, limit=self.few_labels, epochs=self.learn_epochs, lr=self.lr,
+                        base_lr_scale=self.base_lr_scale, seed=self.seed, k=self.k, depth=self.depth)
+        return LearnConfig(**{**settings, **overrides})
+
 
 def _complete(run_dir: Path) -> bool:
     return (run_dir / "checkpoint.json").is_file()
@@ -63,7 +72,6 @@ def run_demo(out: str | os.PathLike[str], config: DemoConfig = DemoConfig(), *, 
     from backpack.cli._store_report import store_summary
     from backpack.learner.build import build_prototypes
     from backpack.learner.learn import evaluate_learner_run, learn_novel_task
-    from backpack.learner.runs import LearnConfig
     from backpack.store import Backpack
     from backpack.tasks.data import Ego4DDataset, write_synthetic
     from backpack.training import evaluate_run, load_run, train_run
@@ -99,12 +107,10 @@ def run_demo(out: str | os.PathLike[str], config: DemoConfig = DemoConfig(), *, 
             shutil.rmtree(store)
         build_prototypes(load_run(runs["mtl"], device=device), Ego4DDataset(data), str(store), tag="mtl",
                          message="demo: prototypes of the multi-task run", device=device, progress=progress)
-    learn = dict(task=config.novel, limit=config.few_labels, epochs=config.learn_epochs, lr=config.lr,
-                 base_lr_scale=config.base_lr_scale, seed=config.seed, k=config.k, depth=config.depth)
     for key, extra, label in (("egopack", {}, "EgoPack"), ("mtl_ft", {"no_backpack": True}, "MTL+FT")):
         if not _complete(runs[key]):
             log(f"[5/6] learning {config.novel} with {label} ({config.few_labels} labelled samples)")
-            learn_novel_task(data, runs["mtl"], f"{store}@mtl", runs[key], LearnConfig(**learn, **extra),
+            learn_novel_task(data, runs["mtl"], f"{store}@mtl", runs[key], config.learn_config(**extra),
                              device=device, progress=progress)
     log("[6/6] evaluating")
     table: dict[str, dict[str, dict[str, float]]] = {
