@@ -127,7 +127,8 @@ def learn_novel_task(data_root: str | os.PathLike[str], base_run: str | os.PathL
         write_run_files(out_dir, base_run_obj.config, ds.taxonomy)
         atomic_write_json(out_dir / LEARNER, config.to_dict())
     history = fit(model, {config.task: task}, {config.task: train}, {config.task: val} if val else {},
-                  epochs=config.epochs, lr=config.lr, parameters=param_groups(model, config), batch_size=config.batch_size, seed=config.seed, device=dev,
+                  epochs=config.epochs, lr=config.lr, parameters=param_groups(model, config),
+                  batch_size=config.batch_size, seed=config.seed, device=dev,
                   out_dir=out_dir, progress=progress, resume=resume,
                   extra_state={"kind": "egopack", "task": config.task})
     model.eval()
