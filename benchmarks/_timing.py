@@ -12,8 +12,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def interleaved_times(benchmark: Any, fns: Mapping[str, Callable[[], Any]], rounds: int, *, inner: int = 1,
-                      results: dict[str, Any] | None = None) -> dict[str, list[float]]:
+def interleaved_times(
+    benchmark: Any,
+    fns: Mapping[str, Callable[[], Any]],
+    rounds: int,
+    *,
+    inner: int = 1,
+    results: dict[str, Any] | None = None,
+) -> dict[str, list[float]]:
     """Seconds per call of every case of ``fns`` in each of ``rounds`` interleaved rounds.
 
     One warm-up round (first-call allocations, thread pools) is run and discarded, then the

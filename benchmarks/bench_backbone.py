@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -38,11 +38,14 @@ def ar_batch(graphs: int, in_dim: int, seed: int = 0) -> GraphBatch:
     gen = torch.Generator().manual_seed(seed)
     a = torch.arange(NODES - 1)
     edges = torch.stack((torch.cat((a, a + 1)), torch.cat((a + 1, a))))
-    return GraphBatch.collate([GraphSample(torch.randn(NODES, SUB_SEGMENTS, in_dim, generator=gen), edges)
-                               for _ in range(graphs)])
+    return GraphBatch.collate(
+        [GraphSample(torch.randn(NODES, SUB_SEGMENTS, in_dim, generator=gen), edges) for _ in range(graphs)]
+    )
 
 
-def make_step(engine: str, hidden: int, small: bool, scope: str = "backbone") -> tuple[Callable[[], float], int]:
+def make_step(
+    engine: str, hidden: int, small: bool, scope: str = "backbone"
+) -> tuple[Callable[[], float], int]:
     """A closure doing one forward+backward step, and the number of graphs per step.
 
     ``scope="backbone"``: the whole backbone; ``scope="engine"``: only what the engine does in it
@@ -114,14 +117,21 @@ def test_backbone_engine_ratio(benchmark, hidden: int, scope: str) -> None:  # t
     pair()  # warm-up, not recorded
     for ts in times.values():
         ts.clear()
-    benchmark.pedantic(pair, rounds=1 if small else (30 if scope == "backbone" else 300), iterations=1, warmup_rounds=0)
+    benchmark.pedantic(
+        pair, rounds=1 if small else (30 if scope == "backbone" else 300), iterations=1, warmup_rounds=0
+    )
     # same weights, same batch: the two engines must compute the same loss
     assert abs(losses["dgl"] - losses["native"]) <= 1e-4 * max(1.0, abs(losses["native"]))
     graphs = steps["native"][1]
     rate = {name: graphs / statistics.median(ts) for name, ts in times.items()}
-    benchmark.extra_info.update({
-        "scope": scope, "hidden": hidden, "graphs_per_step": graphs,
-        "native_graphs_per_s": rate["native"], "dgl_graphs_per_s": rate["dgl"],
-        "dgl_over_native": rate["dgl"] / rate["native"],
-    })
+    benchmark.extra_info.update(
+        {
+            "scope": scope,
+            "hidden": hidden,
+            "graphs_per_step": graphs,
+            "native_graphs_per_s": rate["native"],
+            "dgl_graphs_per_s": rate["dgl"],
+            "dgl_over_native": rate["dgl"] / rate["native"],
+        }
+    )
     assert all(r > 0 for r in rate.values())

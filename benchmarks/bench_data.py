@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backpack.tasks.data import FeatureCache, sample_subsegments
+from backpack.data import FeatureCache, sample_subsegments
 
 DIM = 1536
 
@@ -38,7 +38,9 @@ def _write_videos(folder: Path, videos: int, steps: int, dim: int) -> dict[str, 
     clips: dict[str, list[tuple[int, int]]] = {}
     for v in range(videos):
         uid = f"video{v:03d}"
-        torch.save(torch.from_numpy(rng.standard_normal((steps, dim), dtype=np.float32)), folder / f"{uid}.pt")
+        torch.save(
+            torch.from_numpy(rng.standard_normal((steps, dim), dtype=np.float32)), folder / f"{uid}.pt"
+        )
         starts = np.arange(0, steps * 16 - 160, 150)
         clips[uid] = [(int(s), int(s) + 120) for s in starts]
     return clips
@@ -89,12 +91,18 @@ def test_loading_cached_vs_uncached(benchmark, tmp_path: Path) -> None:  # type:
 
     benchmark.pedantic(pair, rounds=1 if small else 10, iterations=1, warmup_rounds=0)
     rate = {name: n_clips / statistics.median(ts) for name, ts in times.items()}
-    benchmark.extra_info.update({
-        "videos": videos, "clips": n_clips, "dim": DIM,
-        "uncached_clips_per_s": rate["uncached"], "cached_clips_per_s": rate["cached"],
-        "cached_over_uncached": rate["cached"] / rate["uncached"],
-        "cache_build_s": build_s, "cache_build_over_uncached_epoch": build_s / statistics.median(times["uncached"]),
-    })
+    benchmark.extra_info.update(
+        {
+            "videos": videos,
+            "clips": n_clips,
+            "dim": DIM,
+            "uncached_clips_per_s": rate["uncached"],
+            "cached_clips_per_s": rate["cached"],
+            "cached_over_uncached": rate["cached"] / rate["uncached"],
+            "cache_build_s": build_s,
+            "cache_build_over_uncached_epoch": build_s / statistics.median(times["uncached"]),
+        }
+    )
     assert cache.conversions == videos  # later epochs never converted again
     assert all(r > 0 for r in rate.values())
 

@@ -35,11 +35,14 @@ def _small(benchmark: Any) -> bool:
 
 
 def _data(root: Path, small: bool) -> Path:
-    from backpack.tasks.data import SIZES, write_synthetic
-    from backpack.tasks.data.synthetic import with_overrides
+    from backpack.data import SIZES, write_synthetic
+    from backpack.data.synthetic import with_overrides
 
-    over = (dict(dim=32, lta_videos=(3, 1), oscc_clips=(24, 8), video_seconds=(60.0, 90.0)) if small
-            else dict(dim=1536, lta_videos=(64, 2), oscc_clips=(240, 20)))
+    over = (
+        dict(dim=32, lta_videos=(3, 1), oscc_clips=(24, 8), video_seconds=(60.0, 90.0))
+        if small
+        else dict(dim=1536, lta_videos=(64, 2), oscc_clips=(240, 20))
+    )
     return Path(write_synthetic(root / "data", seed=0, size=with_overrides(SIZES["small"], **over)))
 
 
@@ -47,12 +50,12 @@ def measure(data: str, hidden: int) -> dict[str, float]:
     """Seconds of one build and one training epoch on this job's ranks (max over ranks)."""
     import torch
 
+    from backpack.data import Ego4DDataset
     from backpack.distributed import barrier, broadcast_object
-    from backpack.learner.build import accumulate, heads_on_ar
-    from backpack.tasks.data import Ego4DDataset
+    from backpack.models.multitask import build_model
+    from backpack.pipeline.build import accumulate, heads_on_ar
+    from backpack.pipeline.trainer import fit
     from backpack.tasks.registry import get_task
-    from backpack.training.model import build_model
-    from backpack.training.trainer import fit
 
     ds = Ego4DDataset(data)
     torch.manual_seed(0)
@@ -72,10 +75,16 @@ def measure(data: str, hidden: int) -> dict[str, float]:
 
 
 def _launch(data: Path, out: Path, nproc: int, threads: int) -> dict[str, float]:
-    from backpack.distributed.launch import launch
+    from backpack.cli.launch import launch
 
-    env = dict(os.environ, DGLBACKEND="pytorch", BACKPACK_DIST_BACKEND="gloo", CUDA_VISIBLE_DEVICES="",
-               TQDM_DISABLE="1", OMP_NUM_THREADS=str(threads))
+    env = dict(
+        os.environ,
+        DGLBACKEND="pytorch",
+        BACKPACK_DIST_BACKEND="gloo",
+        CUDA_VISIBLE_DEVICES="",
+        TQDM_DISABLE="1",
+        OMP_NUM_THREADS=str(threads),
+    )
     rc = launch([str(out), str(data), str(nproc)], nproc, env=env, entry=[__file__], timeout=900)
     assert rc == 0, f"the {nproc}-process benchmark job failed"
     return json.loads((out / f"times-{nproc}.json").read_text())
@@ -94,16 +103,22 @@ def test_two_process_speedup_build_and_epoch(benchmark, tmp_path: Path) -> None:
     # (on a loaded machine OpenMP's threads wait on each other: compare with care).
     one = _launch(data, tmp_path / "out", 1, 1)
     one_all = _launch(data, tmp_path / "out", 1, cores)
-    two = benchmark.pedantic(_launch, args=(data, tmp_path / "out", 2, max(1, cores // 2)), rounds=1, iterations=1)
-    benchmark.extra_info.update({
-        "build_1proc_1thread_s": round(one["build_s"], 3), f"build_1proc_{cores}threads_s": round(one_all["build_s"], 3),
-        "build_2proc_s": round(two["build_s"], 3),
-        "epoch_1proc_1thread_s": round(one["epoch_s"], 3), f"epoch_1proc_{cores}threads_s": round(one_all["epoch_s"], 3),
-        "epoch_2proc_s": round(two["epoch_s"], 3),
-        "speedup_build_2proc_over_1proc": round(one["build_s"] / two["build_s"], 2),
-        "speedup_epoch_2proc_over_1proc": round(one["epoch_s"] / two["epoch_s"], 2),
-        f"speedup_epoch_2proc_over_1proc_{cores}threads": round(one_all["epoch_s"] / two["epoch_s"], 2),
-    })
+    two = benchmark.pedantic(
+        _launch, args=(data, tmp_path / "out", 2, max(1, cores // 2)), rounds=1, iterations=1
+    )
+    benchmark.extra_info.update(
+        {
+            "build_1proc_1thread_s": round(one["build_s"], 3),
+            f"build_1proc_{cores}threads_s": round(one_all["build_s"], 3),
+            "build_2proc_s": round(two["build_s"], 3),
+            "epoch_1proc_1thread_s": round(one["epoch_s"], 3),
+            f"epoch_1proc_{cores}threads_s": round(one_all["epoch_s"], 3),
+            "epoch_2proc_s": round(two["epoch_s"], 3),
+            "speedup_build_2proc_over_1proc": round(one["build_s"] / two["build_s"], 2),
+            "speedup_epoch_2proc_over_1proc": round(one["epoch_s"] / two["epoch_s"], 2),
+            f"speedup_epoch_2proc_over_1proc_{cores}threads": round(one_all["epoch_s"] / two["epoch_s"], 2),
+        }
+    )
     print(json.dumps(benchmark.extra_info), file=sys.stderr)
 
 
@@ -113,17 +128,28 @@ def _s3_store(endpoint: str, count: int, dim: int) -> tuple[str, dict[str, str]]
     from backpack.store import Backpack
 
     opts = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
-                 region_name="us-east-1").create_bucket(Bucket="bench")
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    ).create_bucket(Bucket="bench")
     url = f"s3://bench/{uuid.uuid4().hex}"
-    bp = Backpack.create(url, verbs=[f"v{i}" for i in range(100)], nouns=[f"n{i}" for i in range(100)],
-                         storage_options=opts)
+    bp = Backpack.create(
+        url, verbs=[f"v{i}" for i in range(100)], nouns=[f"n{i}" for i in range(100)], storage_options=opts
+    )
     rng = np.random.default_rng(0)
     keys = np.stack([np.arange(count) // 100, np.arange(count) % 100], axis=1).astype(np.int32)
     with bp.new_version(message="bench") as v:
         for t in TASKS:
-            v.add_task(t, rng.standard_normal((count, dim)).astype(np.float32), keys,
-                       rng.integers(1, 9, count), index="flat")
+            v.add_task(
+                t,
+                rng.standard_normal((count, dim)).astype(np.float32),
+                keys,
+                rng.integers(1, 9, count),
+                index="flat",
+            )
     return url, opts
 
 
@@ -137,9 +163,13 @@ def test_s3_open_and_first_query_cold_vs_warm(benchmark, tmp_path: Path, monkeyp
 
     small = _small(benchmark)
     count, dim, rounds = (200, 32, 1) if small else (3000, 256, 5)
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                        "NO_PROXY": "127.0.0.1,localhost"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }.items():
         monkeypatch.setenv(name, value)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -171,7 +201,9 @@ def test_s3_open_and_first_query_cold_vs_warm(benchmark, tmp_path: Path, monkeyp
             figures[f"warm_{label}_ms"] = round(statistics.median(warm) * 1e3, 1)
             figures[f"cold_over_warm_{label}"] = round(statistics.median(cold) / statistics.median(warm), 2)
         monkeypatch.setenv("BACKPACK_CACHE_DIR", str(tmp_path / "warm-1task"))
-        benchmark.pedantic(open_and_query, args=(["ar"],), rounds=rounds, iterations=1)  # the warm open + query
+        benchmark.pedantic(
+            open_and_query, args=(["ar"],), rounds=rounds, iterations=1
+        )  # the warm open + query
     finally:
         server.stop()
     benchmark.extra_info.update(figures)
@@ -179,7 +211,7 @@ def test_s3_open_and_first_query_cold_vs_warm(benchmark, tmp_path: Path, monkeyp
 
 
 if __name__ == "__main__":  # a torchrun worker: python bench_distributed.py OUT DATA NPROC
-    from backpack.distributed.worker import run_as_rank
+    from backpack.cli.worker import run_as_rank
 
     out_dir, data_dir, nproc = sys.argv[1], sys.argv[2], int(sys.argv[3])
 

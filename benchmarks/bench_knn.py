@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import os
 import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from _timing import interleaved_times  # benchmarks/_timing.py (pytest puts benchmarks/ on sys.path)
 
 from backpack.store import Backpack
 from backpack.store._index import blas_path, normalize
-
-from _timing import interleaved_times  # benchmarks/_timing.py (pytest puts benchmarks/ on sys.path)
 
 P, D = 3000, 256
 
@@ -81,13 +81,21 @@ def test_exact_search_share_of_gemm_rate(benchmark: Any, tmp_path: Path, queries
     med = {n: statistics.median(ts) for n, ts in times.items()}
     flops = 2.0 * q_n * count * dim
     gemm = min(med["gemm_numpy"], med["gemm_torch"])
-    benchmark.extra_info.update({
-        "count": count, "dim": dim, "queries": q_n,
-        "gemm_gflops": flops / gemm / 1e9, "gemm_numpy_gflops": flops / med["gemm_numpy"] / 1e9,
-        "gemm_torch_gflops": flops / med["gemm_torch"] / 1e9, "raw_gflops": flops / med["raw"] / 1e9,
-        "store_gflops": flops / med["store"] / 1e9,
-        "store_rate_over_gemm": gemm / med["store"], "store_torch_rate_over_gemm": gemm / med["store_torch"],
-        "raw_rate_over_gemm": gemm / med["raw"], "store_over_raw": med["store"] / med["raw"],
-        "store_torch_over_raw": med["store_torch"] / med["raw"],
-    })
+    benchmark.extra_info.update(
+        {
+            "count": count,
+            "dim": dim,
+            "queries": q_n,
+            "gemm_gflops": flops / gemm / 1e9,
+            "gemm_numpy_gflops": flops / med["gemm_numpy"] / 1e9,
+            "gemm_torch_gflops": flops / med["gemm_torch"] / 1e9,
+            "raw_gflops": flops / med["raw"] / 1e9,
+            "store_gflops": flops / med["store"] / 1e9,
+            "store_rate_over_gemm": gemm / med["store"],
+            "store_torch_rate_over_gemm": gemm / med["store_torch"],
+            "raw_rate_over_gemm": gemm / med["raw"],
+            "store_over_raw": med["store"] / med["raw"],
+            "store_torch_over_raw": med["store_torch"] / med["raw"],
+        }
+    )
     assert med["store"] > 0 and med["raw"] > 0

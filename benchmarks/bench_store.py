@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _timing import interleaved_times  # benchmarks/_timing.py (pytest puts benchmarks/ on sys.path)
 
 from backpack.store import Backpack
 from backpack.store._index import blas_path, build_index, normalize
-
-from _timing import interleaved_times  # benchmarks/_timing.py (pytest puts benchmarks/ on sys.path)
 
 TASKS = ("ar", "lta", "oscc", "pnr")
 N_VERBS, N_NOUNS = 115, 478  # the Ego4D LTA taxonomy
@@ -62,7 +61,9 @@ def four_task_store(root: Path, count: int, dim: int) -> Path:
     """A store with 4 tasks of ``count`` x ``dim`` prototypes (built once per size)."""
     if (count, dim) not in _STORES:
         path = root / f"store-{count}x{dim}"
-        bp = Backpack.create(path, verbs=[f"verb{i}" for i in range(N_VERBS)], nouns=[f"noun{i}" for i in range(N_NOUNS)])
+        bp = Backpack.create(
+            path, verbs=[f"verb{i}" for i in range(N_VERBS)], nouns=[f"noun{i}" for i in range(N_NOUNS)]
+        )
         with bp.new_version(message="benchmark") as v:
             for i, name in enumerate(TASKS):
                 x, keys = clustered(count, dim, seed=i)
@@ -92,13 +93,24 @@ def test_open_first_query(benchmark: Any, tmp_path_factory: pytest.TempPathFacto
         with Backpack.open(path) as bp:
             return bp.task("ar").search(q, K)[1]
 
-    ids = benchmark.pedantic(open_and_query, rounds=1 if _small(benchmark) else 20, iterations=1, warmup_rounds=0)
+    ids = benchmark.pedantic(
+        open_and_query, rounds=1 if _small(benchmark) else 20, iterations=1, warmup_rounds=0
+    )
     assert ids is None or ids.shape == (16, K)
     benchmark.extra_info.update({"tasks": len(TASKS), "count": count, "dim": dim, "queries": 16})
     if not _small(benchmark):
         # A new process: imports included (numpy, zarr, faiss), as a CLI call pays them.
-        runs = [float(subprocess.run([sys.executable, "-c", _CHILD, str(path), str(dim)], check=True,
-                                     capture_output=True, text=True).stdout) for _ in range(3)]
+        runs = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", _CHILD, str(path), str(dim)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
+            for _ in range(3)
+        ]
         benchmark.extra_info["new_process_s"] = statistics.median(runs)
 
 
@@ -133,13 +145,19 @@ def test_search_vs_raw_faiss(benchmark: Any, tmp_path_factory: pytest.TempPathFa
     # add time, and the rounds interleave, so the minima compare the cases at their undisturbed speed.
     qps = {name: queries / min(ts) for name, ts in times.items()}
     median_qps = {name: queries / statistics.median(ts) for name, ts in times.items()}
-    benchmark.extra_info.update({
-        "count": count, "dim": dim, "queries": queries, **{f"{n}_qps": round(v, 1) for n, v in qps.items()},
-        **{f"{n}_median_qps": round(v, 1) for n, v in median_qps.items()},
-        "store_over_faiss": qps["store"] / max(qps["faiss_blas"], qps["faiss_default"]),
-        "store_over_faiss_default": qps["store"] / qps["faiss_default"],
-        "store_over_faiss_median": median_qps["store"] / max(median_qps["faiss_blas"], median_qps["faiss_default"]),
-    })
+    benchmark.extra_info.update(
+        {
+            "count": count,
+            "dim": dim,
+            "queries": queries,
+            **{f"{n}_qps": round(v, 1) for n, v in qps.items()},
+            **{f"{n}_median_qps": round(v, 1) for n, v in median_qps.items()},
+            "store_over_faiss": qps["store"] / max(qps["faiss_blas"], qps["faiss_default"]),
+            "store_over_faiss_default": qps["store"] / qps["faiss_default"],
+            "store_over_faiss_median": median_qps["store"]
+            / max(median_qps["faiss_blas"], median_qps["faiss_default"]),
+        }
+    )
 
 
 def _recall(found: np.ndarray, truth: np.ndarray) -> float:
@@ -182,22 +200,32 @@ def test_exact_vs_approximate(benchmark: Any, size: int) -> None:
                 found[kind] = built[kind][0].search(q, K)[1]
             times[kind].append(time.perf_counter() - t0)
 
-    benchmark.pedantic(both, rounds=1 if small else (3 if n >= 1_000_000 else 10), iterations=1, warmup_rounds=0)
+    benchmark.pedantic(
+        both, rounds=1 if small else (3 if n >= 1_000_000 else 10), iterations=1, warmup_rounds=0
+    )
     recall = _recall(found["ivf"], found["flat"])
     qps = {kind: n_queries / statistics.median(ts) for kind, ts in times.items()}
     # Best round per case too: load from other work on the shared machine only ever adds time, and
     # it hits the long flat search more than the short IVF one, inflating the median ratio.
     best = {kind: n_queries / min(ts) for kind, ts in times.items()}
     spec = built["ivf"][1]
-    benchmark.extra_info.update({
-        "count": n, "dim": dim, "queries": n_queries,
-        "flat_build_s": round(built["flat"][2], 3), "ivf_build_s": round(built["ivf"][2], 3),
-        "ivf_params": dict(spec.params), "ivf_recall_at_build": spec.recall_at_k,
-        "flat_qps": round(qps["flat"], 1), "ivf_qps": round(qps["ivf"], 1),
-        "ivf_recall_at_4": round(recall, 4), "ivf_over_flat": qps["ivf"] / qps["flat"],
-        "ivf_over_flat_best": best["ivf"] / best["flat"],
-        "target_met": recall >= 0.95 and min(qps["ivf"] / qps["flat"], best["ivf"] / best["flat"]) >= 10,
-    })
+    benchmark.extra_info.update(
+        {
+            "count": n,
+            "dim": dim,
+            "queries": n_queries,
+            "flat_build_s": round(built["flat"][2], 3),
+            "ivf_build_s": round(built["ivf"][2], 3),
+            "ivf_params": dict(spec.params),
+            "ivf_recall_at_build": spec.recall_at_k,
+            "flat_qps": round(qps["flat"], 1),
+            "ivf_qps": round(qps["ivf"], 1),
+            "ivf_recall_at_4": round(recall, 4),
+            "ivf_over_flat": qps["ivf"] / qps["flat"],
+            "ivf_over_flat_best": best["ivf"] / best["flat"],
+            "target_met": recall >= 0.95 and min(qps["ivf"] / qps["flat"], best["ivf"] / best["flat"]) >= 10,
+        }
+    )
     assert 0.0 <= recall <= 1.0 and found["flat"].shape == (n_queries, K)
 
 
@@ -210,11 +238,24 @@ def test_report_markdown(tmp_path: Path) -> None:
         import report
     finally:
         sys.path.pop(0)
-    doc = {"datetime": "2026-01-01", "machine_info": {"python_version": "3.11"}, "benchmarks": [
-        {"fullname": "b.py::test_x", "stats": {"mean": 0.002, "median": 0.0019, "min": 0.0015, "stddev": 1e-5,
-                                               "rounds": 7, "ops": 500.0},
-         "extra_info": {"store_over_faiss": 0.9712, "qps": 123.0, "params": {"nlist": 4}}},
-    ]}
+    doc = {
+        "datetime": "2026-01-01",
+        "machine_info": {"python_version": "3.11"},
+        "benchmarks": [
+            {
+                "fullname": "b.py::test_x",
+                "stats": {
+                    "mean": 0.002,
+                    "median": 0.0019,
+                    "min": 0.0015,
+                    "stddev": 1e-5,
+                    "rounds": 7,
+                    "ops": 500.0,
+                },
+                "extra_info": {"store_over_faiss": 0.9712, "qps": 123.0, "params": {"nlist": 4}},
+            },
+        ],
+    }
     (tmp_path / "r.json").write_text(json.dumps(doc))
     md = report.render([("r.json", doc)])
     row = next(line for line in md.splitlines() if line.startswith("| b.py::test_x"))

@@ -1,6 +1,6 @@
 """Share of data loading in a multi-task training step (target: under 10%).
 
-One step of ``backpack.training.trainer.fit``: for each of the 4 tasks, pick a batch of 16 cached
+One step of ``backpack.pipeline.trainer.fit``: for each of the 4 tasks, pick a batch of 16 cached
 graphs and collate it (the data loading), then forward, the mean of the task losses, backward and
 the Adam step. Features come from the dataset's memory-mapped feature cache and the built graphs
 are cached in memory, so the data side of a step is only indexing and collating. The full run uses
@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 
 from backpack.backbone import GraphBatch
+from backpack.data import SIZES, Ego4DDataset, write_synthetic
+from backpack.data.synthetic import with_overrides
+from backpack.models.multitask import build_model
+from backpack.pipeline.trainer import epoch_orders
 from backpack.tasks import get_task
 from backpack.tasks.base import clear_sample_cache
-from backpack.tasks.data import SIZES, Ego4DDataset, write_synthetic
-from backpack.tasks.data.synthetic import with_overrides
-from backpack.training.model import build_model
-from backpack.training.trainer import epoch_orders
 
 TASKS = ["ar", "lta", "oscc", "pnr"]
 
@@ -34,8 +34,11 @@ def _small(benchmark) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _data(root: Path, small: bool) -> Path:
-    over = (dict(dim=32, lta_videos=(3, 1), oscc_clips=(24, 8), video_seconds=(60.0, 90.0)) if small
-            else dict(dim=1536, lta_videos=(12, 2), oscc_clips=(160, 20)))
+    over = (
+        dict(dim=32, lta_videos=(3, 1), oscc_clips=(24, 8), video_seconds=(60.0, 90.0))
+        if small
+        else dict(dim=1536, lta_videos=(12, 2), oscc_clips=(160, 20))
+    )
     return write_synthetic(root / "data", seed=0, size=with_overrides(SIZES["small"], **over))
 
 
@@ -55,7 +58,9 @@ def test_data_loading_share_of_a_training_step(benchmark, tmp_path: Path) -> Non
     def step() -> None:
         i = len(total_s) % steps
         t0 = time.perf_counter()
-        batches = {t: GraphBatch.collate([samples[t][j] for j in orders[t][i * bs:(i + 1) * bs]]) for t in TASKS}
+        batches = {
+            t: GraphBatch.collate([samples[t][j] for j in orders[t][i * bs : (i + 1) * bs]]) for t in TASKS
+        }
         t1 = time.perf_counter()
         loss = torch.stack([get_task(t).loss(model(t, b), b) for t, b in batches.items()]).mean()
         opt.zero_grad(set_to_none=True)
@@ -70,11 +75,17 @@ def test_data_loading_share_of_a_training_step(benchmark, tmp_path: Path) -> Non
     total_s.clear()
     benchmark.pedantic(step, rounds=1 if small else 40, iterations=1, warmup_rounds=0)
     share = statistics.median(load_s) / statistics.median(total_s)
-    benchmark.extra_info.update({
-        "engine": model.backbone.engine.name, "feature_dim": ds.feature_dim, "hidden": hidden, "batch": bs,
-        "load_ms": 1e3 * statistics.median(load_s), "step_ms": 1e3 * statistics.median(total_s),
-        "load_share": share,
-    })
+    benchmark.extra_info.update(
+        {
+            "engine": model.backbone.engine.name,
+            "feature_dim": ds.feature_dim,
+            "hidden": hidden,
+            "batch": bs,
+            "load_ms": 1e3 * statistics.median(load_s),
+            "step_ms": 1e3 * statistics.median(total_s),
+            "load_share": share,
+        }
+    )
     assert 0.0 < share < 1.0
     if not small:
         assert share < 0.10, f"data loading takes {share:.1%} of a step"

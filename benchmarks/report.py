@@ -52,12 +52,26 @@ def rows(data: dict[str, Any]) -> list[list[str]]:
     for bench in data.get("benchmarks", []):
         stats = bench.get("stats") or {}
         extra = bench.get("extra_info") or {}
-        ratios = ", ".join(f"{k} {v:.3g}x" if isinstance(v, (int, float)) else f"{k} {v}"
-                           for k, v in extra.items() if is_ratio(k))
+        ratios = ", ".join(
+            f"{k} {v:.3g}x" if isinstance(v, (int, float)) else f"{k} {v}"
+            for k, v in extra.items()
+            if is_ratio(k)
+        )
         others = ", ".join(f"{k}={fmt_value(v)}" for k, v in extra.items() if not is_ratio(k))
-        timing = [fmt_time(stats[s]) if isinstance(stats.get(s), (int, float)) else "-" for s in ("mean", "median", "min", "stddev")]
-        out.append([bench.get("fullname") or bench.get("name", "?"), *timing, str(stats.get("rounds", "-")),
-                    fmt_value(stats.get("ops")) if "ops" in stats else "-", ratios or "-", others or "-"])
+        timing = [
+            fmt_time(stats[s]) if isinstance(stats.get(s), (int, float)) else "-"
+            for s in ("mean", "median", "min", "stddev")
+        ]
+        out.append(
+            [
+                bench.get("fullname") or bench.get("name", "?"),
+                *timing,
+                str(stats.get("rounds", "-")),
+                fmt_value(stats.get("ops")) if "ops" in stats else "-",
+                ratios or "-",
+                others or "-",
+            ]
+        )
     return out
 
 
@@ -72,8 +86,10 @@ def render(documents: list[tuple[str, dict[str, Any]]]) -> str:
         machine = data.get("machine_info") or {}
         cpu = (machine.get("cpu") or {}).get("brand_raw", "?")
         commit = (data.get("commit_info") or {}).get("id", "?")
-        lines.append(f"- `{name}`: {data.get('datetime', '?')}, commit {str(commit)[:10]}, {cpu}, "
-                     f"Python {machine.get('python_version', '?')}")
+        lines.append(
+            f"- `{name}`: {data.get('datetime', '?')}, commit {str(commit)[:10]}, {cpu}, "
+            f"Python {machine.get('python_version', '?')}"
+        )
         table += rows(data)
     lines.append("")
     if not table:
@@ -97,7 +113,10 @@ def main(argv: list[str]) -> int:
             print(f"Error: cannot read benchmark results {arg!r}: {exc}", file=sys.stderr)
             return 2
         if not isinstance(data, dict) or not isinstance(data.get("benchmarks", []), list):
-            print(f"Error: {arg!r} is not pytest-benchmark JSON. Expected an object with 'benchmarks'.", file=sys.stderr)
+            print(
+                f"Error: {arg!r} is not pytest-benchmark JSON. Expected an object with 'benchmarks'.",
+                file=sys.stderr,
+            )
             return 2
         documents.append((arg, data))
     sys.stdout.write(render(documents))

@@ -36,7 +36,9 @@ def _no_real_aws() -> Iterator[None]:
     So a test that forgot the fixture fails fast instead of reaching AWS with real credentials.
     """
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in dict(_S3_ENV, AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_ENDPOINT_URL_S3="http://127.0.0.1:9").items():
+        for name, value in dict(
+            _S3_ENV, AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_ENDPOINT_URL_S3="http://127.0.0.1:9"
+        ).items():
             mp.setenv(name, value)
         for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
             mp.delenv(name, raising=False)
@@ -86,7 +88,9 @@ def s3_url(s3_server: str) -> str:
 # --- tiny model-side fixtures shared by tests/tasks and tests/training -------------------------------
 
 # small enough that every task builds its graphs in well under a second and a 2-epoch run takes seconds
-TINY_DATA = dict(dim=32, num_verbs=6, num_nouns=8, lta_videos=(3, 2), oscc_clips=(32, 16), video_seconds=(60.0, 90.0))
+TINY_DATA = dict(
+    dim=32, num_verbs=6, num_nouns=8, lta_videos=(3, 2), oscc_clips=(32, 16), video_seconds=(60.0, 90.0)
+)
 
 
 @pytest.fixture
@@ -103,10 +107,10 @@ def torch_one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> "os.PathLike[str]":
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> os.PathLike[str]:
     """A tiny synthetic dataset in the Ego4D layout (seed 0; read-only for tests)."""
-    from backpack.tasks.data import SIZES, write_synthetic
-    from backpack.tasks.data.synthetic import with_overrides
+    from backpack.data import SIZES, write_synthetic
+    from backpack.data.synthetic import with_overrides
 
     size = with_overrides(SIZES["small"], **TINY_DATA)
     return write_synthetic(tmp_path_factory.mktemp("tiny") / "data", seed=0, size=size)

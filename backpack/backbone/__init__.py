@@ -11,7 +11,20 @@ from backpack.backbone.model import BACKBONES, MLPBackbone, TemporalBackbone, ba
 from backpack.backbone.native import NativeEngine
 
 __all__ = [
-    "BACKBONES", "ENGINES", "GraphBatch", "GraphEngine", "GraphSample", "MLPBackbone", "NativeEngine",
-    "PositionalEncoding", "SAGELayer", "TRNEncoder", "TemporalBackbone", "backbone_names",
-    "build_backbone", "dgl_available", "engine_names", "get_engine",
+    "BACKBONES",
+    "ENGINES",
+    "GraphBatch",
+    "GraphEngine",
+    "GraphSample",
+    "MLPBackbone",
+    "NativeEngine",
+    "PositionalEncoding",
+    "SAGELayer",
+    "TRNEncoder",
+    "TemporalBackbone",
+    "backbone_names",
+    "build_backbone",
+    "dgl_available",
+    "engine_names",
+    "get_engine",
 ]

@@ -39,7 +39,7 @@ def dgl_supports(device: torch.device) -> bool:
     return _DEVICE_OK[device.type]
 
 
-def dgl_graph(batch: GraphBatch) -> "dgl.DGLGraph":
+def dgl_graph(batch: GraphBatch) -> dgl.DGLGraph:
     """The batch as one DGLGraph (built once per batch, on the batch's device, kept in ``batch.cache``)."""
     g = batch.cache.get("dgl.graph")
     if g is None:
@@ -85,7 +85,11 @@ class DGLEngine(GraphEngine):
             )
         if device.type not in self._warned:
             self._warned.add(device.type)
-            log.warning("DGL %s has no %s support; the native engine runs the graphs there.", dgl.__version__, device.type)
+            log.warning(
+                "DGL %s has no %s support; the native engine runs the graphs there.",
+                dgl.__version__,
+                device.type,
+            )
         return True
 
     def mean_neighbours(self, batch: GraphBatch, h: Tensor) -> Tensor:

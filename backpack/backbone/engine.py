@@ -12,12 +12,12 @@ from __future__ import annotations
 import abc
 import importlib
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from torch import Tensor
 
-from backpack.errors import ConfigError
 from backpack.backbone.graph import GraphBatch
+from backpack.errors import ConfigError
 
 
 class GraphEngine(abc.ABC):
@@ -93,7 +93,7 @@ def engine_names() -> list[str]:
     return ["auto", *sorted(ENGINES)]
 
 
-def get_engine(name: "str | GraphEngine | None" = "auto") -> GraphEngine:
+def get_engine(name: str | GraphEngine | None = "auto") -> GraphEngine:
     """Return the graph engine called ``name``.
 
     Parameters
@@ -114,9 +114,7 @@ def get_engine(name: "str | GraphEngine | None" = "auto") -> GraphEngine:
     if name is None:
         name = "auto"
     if not isinstance(name, str) or name not in engine_names():
-        raise ConfigError(
-            f"Unknown graph engine {name!r}. Expected one of: {', '.join(engine_names())}."
-        )
+        raise ConfigError(f"Unknown graph engine {name!r}. Expected one of: {', '.join(engine_names())}.")
     if name == "auto":
         return _load_dgl(strict=False) if dgl_available() else ENGINES["native"]()
     if name == "dgl" and not dgl_available():

@@ -35,7 +35,9 @@ class GraphSample:
 
     def __post_init__(self) -> None:
         if self.x.dim() != 3:
-            raise DataError(invalid("x.shape", "GraphSample", "[nodes, sub_segments, dim]", list(self.x.shape)))
+            raise DataError(
+                invalid("x.shape", "GraphSample", "[nodes, sub_segments, dim]", list(self.x.shape))
+            )
         if self.edges.dim() != 2 or self.edges.shape[0] != 2:
             raise DataError(invalid("edges.shape", "GraphSample", "[2, edges]", list(self.edges.shape)))
         if self.edges.is_floating_point() or self.edges.is_complex() or self.edges.dtype == torch.bool:
@@ -43,8 +45,12 @@ class GraphSample:
         n = self.num_nodes
         if self.edges.numel() and (int(self.edges.min()) < 0 or int(self.edges.max()) >= n):
             raise DataError(
-                invalid("edges", "GraphSample", f"node ids in [0, {n})",
-                        f"ids in [{int(self.edges.min())}, {int(self.edges.max())}]")
+                invalid(
+                    "edges",
+                    "GraphSample",
+                    f"node ids in [0, {n})",
+                    f"ids in [{int(self.edges.min())}, {int(self.edges.max())}]",
+                )
             )
         if self.pos is None:
             self.pos = torch.arange(n)
@@ -94,7 +100,7 @@ class GraphBatch:
         return self.x.device
 
     @staticmethod
-    def collate(samples: list[GraphSample]) -> "GraphBatch":
+    def collate(samples: list[GraphSample]) -> GraphBatch:
         """Stack ``samples`` into one batch (a ``collate_fn`` for ``torch.utils.data.DataLoader``).
 
         Raises
@@ -109,7 +115,9 @@ class GraphBatch:
         feat_shape, names = tuple(first.x.shape[1:]), set(first.labels)
         for i, s in enumerate(samples):
             if tuple(s.x.shape[1:]) != feat_shape:
-                raise DataError(invalid("x.shape[1:]", f"graph {i} of the batch", list(feat_shape), list(s.x.shape[1:])))
+                raise DataError(
+                    invalid("x.shape[1:]", f"graph {i} of the batch", list(feat_shape), list(s.x.shape[1:]))
+                )
             if set(s.labels) != names:
                 raise DataError(invalid("labels", f"graph {i} of the batch", sorted(names), sorted(s.labels)))
         sizes = torch.tensor([s.num_nodes for s in samples], dtype=torch.long)
@@ -124,21 +132,32 @@ class GraphBatch:
         labels = {name: torch.cat([_as_rows(s.labels[name]) for s in samples]) for name in first.labels}
         return GraphBatch(x, edges[0].contiguous(), edges[1].contiguous(), pos, graph, len(samples), labels)
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> "GraphBatch":
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> GraphBatch:
         """Move every tensor to ``device`` (engine caches are dropped and rebuilt there)."""
+
         def move(t: Tensor) -> Tensor:
             return t.to(device, non_blocking=non_blocking)
 
         return GraphBatch(
-            move(self.x), move(self.src), move(self.dst), move(self.pos), move(self.graph), self.num_graphs,
+            move(self.x),
+            move(self.src),
+            move(self.dst),
+            move(self.pos),
+            move(self.graph),
+            self.num_graphs,
             {k: move(v) for k, v in self.labels.items()},
         )
 
-    def pin_memory(self) -> "GraphBatch":
+    def pin_memory(self) -> GraphBatch:
         """Page-locked copy (DataLoader(pin_memory=True) calls this) for faster host-to-GPU copies."""
         return GraphBatch(
-            self.x.pin_memory(), self.src.pin_memory(), self.dst.pin_memory(), self.pos.pin_memory(),
-            self.graph.pin_memory(), self.num_graphs, {k: v.pin_memory() for k, v in self.labels.items()},
+            self.x.pin_memory(),
+            self.src.pin_memory(),
+            self.dst.pin_memory(),
+            self.pos.pin_memory(),
+            self.graph.pin_memory(),
+            self.num_graphs,
+            {k: v.pin_memory() for k, v in self.labels.items()},
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import Tensor, nn
 
@@ -24,8 +24,13 @@ class _Backbone(nn.Module):
     kind = "abstract"
 
     def __init__(
-        self, in_dim: int, hidden: int = 256, layers: int = 2, sub_segments: int = 3,
-        engine: "str | GraphEngine | None" = None, dropout: float = 0.1,
+        self,
+        in_dim: int,
+        hidden: int = 256,
+        layers: int = 2,
+        sub_segments: int = 3,
+        engine: str | GraphEngine | None = None,
+        dropout: float = 0.1,
     ) -> None:
         super().__init__()
         where = f"{type(self).__name__}"
@@ -56,7 +61,7 @@ class _Backbone(nn.Module):
         return self.__dict__["_engine"]
 
     @engine.setter
-    def engine(self, value: "str | GraphEngine | None") -> None:
+    def engine(self, value: str | GraphEngine | None) -> None:
         self.__dict__["_engine"] = get_engine(value)
 
     @property

@@ -23,6 +23,7 @@ def _cached(batch: GraphBatch, key: str, build) -> Tensor:  # type: ignore[no-un
 
 def in_degree(batch: GraphBatch) -> Tensor:
     """In-degree of every node as a float column [N, 1], clamped at 1 (isolated nodes divide by 1)."""
+
     def build() -> Tensor:
         deg = torch.bincount(batch.dst, minlength=batch.num_nodes).clamp_(min=1)
         return deg.to(batch.x.dtype if batch.x.is_floating_point() else torch.float32).unsqueeze(1)
@@ -37,6 +38,7 @@ def graph_sizes(batch: GraphBatch) -> Tensor:
 
 def node_slots(batch: GraphBatch) -> tuple[Tensor, int]:
     """Rank of every node inside its graph [N] and the largest graph size (for dense padding)."""
+
     def build() -> Tensor:
         sizes = graph_sizes(batch)
         starts = torch.cumsum(sizes, 0) - sizes

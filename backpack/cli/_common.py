@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -54,8 +55,17 @@ def report_run(run_dir: Any, history: list[dict[str, Any]], as_json: bool, **fie
     """The end of `train` / `learn`: the last epoch's loss and metrics (JSON on stdout, or a log)."""
     last = history[-1] if history else {}
     if as_json:
-        echo_json(json_safe({"run": str(run_dir), **fields, "epoch": last.get("epoch"), "loss": last.get("loss"),
-                             "val": last.get("val", {})}))
+        echo_json(
+            json_safe(
+                {
+                    "run": str(run_dir),
+                    **fields,
+                    "epoch": last.get("epoch"),
+                    "loss": last.get("loss"),
+                    "val": last.get("val", {}),
+                }
+            )
+        )
         return
     log(f"Run written to {run_dir} (epoch {last.get('epoch')}, loss {last.get('loss', float('nan')):.4f}).")
     for task, metrics in last.get("val", {}).items():

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -28,7 +29,10 @@ def parse_store_ref(store: str, version: str | None) -> tuple[str, str | None]:
         elif not tail:
             fail(f"Invalid value for 'STORE'. Expected PATH or PATH@VERSION. Got {store!r}.", EXIT_USAGE)
     if ref is not None and version is not None and ref != version:
-        fail(f"Conflicting versions for {base!r}: {ref!r} (from STORE@...) and {version!r} (from --version).", EXIT_USAGE)
+        fail(
+            f"Conflicting versions for {base!r}: {ref!r} (from STORE@...) and {version!r} (from --version).",
+            EXIT_USAGE,
+        )
     return base, ref if ref is not None else version
 
 
@@ -55,7 +59,10 @@ def _option_value(key: str, value: str) -> Any:
         try:
             return json.loads(value)
         except json.JSONDecodeError:
-            fail(f"Invalid value for '--storage-option {key}'. Expected a JSON object. Got {value!r}.", EXIT_USAGE)
+            fail(
+                f"Invalid value for '--storage-option {key}'. Expected a JSON object. Got {value!r}.",
+                EXIT_USAGE,
+            )
     return value
 
 
@@ -99,7 +106,10 @@ def storage_option_flag(func: Callable[..., Any]) -> Callable[..., Any]:
     For commands that also open a store but map errors themselves (build, learn, evaluate, explain).
     """
     return click.option(
-        "--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE",
+        "--storage-option",
+        "storage_option",
+        multiple=True,
+        metavar="KEY=VALUE",
         help="Backend option of the store, repeatable (s3: endpoint_url, key, secret, anon=true, ...).",
     )(func)
 
@@ -119,4 +129,6 @@ def open_store(store: str, version: str | None, storage_option: tuple[str, ...],
     from backpack.store import Backpack
 
     path, ref = parse_store_ref(store, version)
-    return Backpack.open(path, version=version_arg(ref), mode=mode, storage_options=parse_storage_options(storage_option))
+    return Backpack.open(
+        path, version=version_arg(ref), mode=mode, storage_options=parse_storage_options(storage_option)
+    )

@@ -11,10 +11,17 @@ from backpack.cli._common import echo_json, handle_errors, log
 
 
 @click.command("synth")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="New (or empty) folder to write.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="New (or empty) folder to write."
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Same seed and size: the same bytes.")
-@click.option("--size", default="small", show_default=True, type=click.Choice(["small", "medium"]),
-              help="small: the demo's minutes-on-2-cores size; medium: about 4x.")
+@click.option(
+    "--size",
+    default="small",
+    show_default=True,
+    type=click.Choice(["small", "medium"]),
+    help="small: the demo's minutes-on-2-cores size; medium: about 4x.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only a JSON summary on stdout.")
 @handle_errors
 def synth_cmd(out: str, seed: int, size: str, as_json: bool) -> None:
@@ -32,8 +39,8 @@ def synth_cmd(out: str, seed: int, size: str, as_json: bool) -> None:
     """
     import time
 
-    from backpack.tasks.data import SIZES, write_synthetic
-    from backpack.tasks.data.synthetic_write import describe
+    from backpack.data import SIZES, write_synthetic
+    from backpack.data.synthetic_write import describe
 
     t0 = time.perf_counter()
     path = write_synthetic(out, seed=seed, size=size)

@@ -11,13 +11,28 @@ from backpack.cli._common import echo_json, handle_errors, log
 
 
 @click.command("demo")
-@click.option("--out", default="./backpack-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for the data, runs and store (cached between runs).")
+@click.option(
+    "--out",
+    default="./backpack-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the data, runs and store (cached between runs).",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the data and of every run.")
-@click.option("--novel", default="oscc", show_default=True, type=click.Choice(["ar", "lta", "oscc", "pnr"]),
-              help="The novel task; the multi-task model learns the other three.")
-@click.option("--few-labels", "few_labels", default=None, type=click.IntRange(min=1),
-              help="Labelled samples of the novel task (default: the demo's).")
+@click.option(
+    "--novel",
+    default="oscc",
+    show_default=True,
+    type=click.Choice(["ar", "lta", "oscc", "pnr"]),
+    help="The novel task; the multi-task model learns the other three.",
+)
+@click.option(
+    "--few-labels",
+    "few_labels",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Labelled samples of the novel task (default: the demo's).",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:i].")
 @click.option("--json", "as_json", is_flag=True, help="Print only the results as JSON on stdout.")
 @handle_errors
@@ -35,8 +50,8 @@ def demo_cmd(out: str, seed: int, novel: str, few_labels: int | None, device: st
     """
     import dataclasses
 
-    from backpack.cli._store_report import format_summary
-    from backpack.learner.demo import DemoConfig, format_table, run_demo
+    from backpack.pipeline.demo import DemoConfig, format_table, run_demo
+    from backpack.pipeline.report import format_summary
 
     config = DemoConfig(novel=novel, seed=seed)
     if few_labels is not None:

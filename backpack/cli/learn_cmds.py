@@ -8,8 +8,8 @@ from __future__ import annotations
 import click
 
 from backpack.cli._common import echo_json, handle_errors, log, report_run
+from backpack.cli._nproc import nproc_option  # click + stdlib only
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
-from backpack.distributed.cli import nproc_option  # click + stdlib only
 
 
 def _main_process() -> bool:
@@ -21,22 +21,44 @@ def _main_process() -> bool:
 @click.command("build")
 @nproc_option  # --nproc N: rerun under torchrun
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
-@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option(
+    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
+)
 @click.option("--store", "store", required=True, help="Store to publish to (created if missing).")
 @storage_option_flag
 @click.option("--tag", default=None, help="Tag the new version with NAME.")
 @click.option("--message", "-m", default=None, help="Log message of the new version.")
-@click.option("--add-task", "add_task", default=None, metavar="T",
-              help="RUN is a `backpack learn` run of T: add only T's prototypes on top of its store version.")
+@click.option(
+    "--add-task",
+    "add_task",
+    default=None,
+    metavar="T",
+    help="RUN is a `backpack learn` run of T: add only T's prototypes on top of its store version.",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--graph-engine", "engine", default="auto", show_default=True,
-              type=click.Choice(["auto", "dgl", "native"]))
+@click.option(
+    "--graph-engine",
+    "engine",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "dgl", "native"]),
+)
 @click.option("--batch-size", "batch_size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON on stdout.")
 @handle_errors
-def build_cmd(run_dir: str, data: str, store: str, storage_option: tuple[str, ...], tag: str | None,
-              message: str | None, add_task: str | None, device: str, engine: str, batch_size: int,
-              as_json: bool) -> None:
+def build_cmd(
+    run_dir: str,
+    data: str,
+    store: str,
+    storage_option: tuple[str, ...],
+    tag: str | None,
+    message: str | None,
+    add_task: str | None,
+    device: str,
+    engine: str,
+    batch_size: int,
+    as_json: bool,
+) -> None:
     """Build the backpack: per-(verb, noun) prototypes of every head of RUN, as a new store version.
 
     Forwards the AR train clips (centred sub-segments) through RUN's backbone and heads and
@@ -51,12 +73,12 @@ def build_cmd(run_dir: str, data: str, store: str, storage_option: tuple[str, ..
           --storage-option endpoint_url=http://127.0.0.1:9000 --storage-option key=KEY --storage-option secret=SECRET
     """
     storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
-    from backpack.learner.build import build_prototypes
-    from backpack.learner.learn import load_learner_run
-    from backpack.learner.runs import is_learner_dir
-    from backpack.tasks.data import Ego4DDataset
-    from backpack.training.run import load_run
-    from backpack.training.trainer import resolve_device
+    from backpack.data import Ego4DDataset
+    from backpack.pipeline.build import build_prototypes
+    from backpack.pipeline.learn import load_learner_run
+    from backpack.pipeline.learner_runs import is_learner_dir
+    from backpack.pipeline.runs import load_run
+    from backpack.pipeline.trainer import resolve_device
 
     dev = str(resolve_device(device))
     if is_learner_dir(run_dir):  # its store (recorded URL) is opened with the same options
@@ -65,9 +87,18 @@ def build_cmd(run_dir: str, data: str, store: str, storage_option: tuple[str, ..
         run = load_run(run_dir, device=dev, engine=engine)
     features = getattr(run, "base", None) or run.config
     ds = Ego4DDataset(data, features=features.features)
-    version = build_prototypes(run, ds, store, tag=tag, message=message, add_task=add_task,
-                               batch_size=batch_size, device=dev, progress=not as_json,
-                               storage_options=storage_options)
+    version = build_prototypes(
+        run,
+        ds,
+        store,
+        tag=tag,
+        message=message,
+        add_task=add_task,
+        batch_size=batch_size,
+        device=dev,
+        progress=not as_json,
+        storage_options=storage_options,
+    )
     if not _main_process():  # under torchrun only rank 0 reports
         return
     result = {"store": store, "version": version, "tag": tag, "added_task": add_task}
@@ -80,34 +111,78 @@ def build_cmd(run_dir: str, data: str, store: str, storage_option: tuple[str, ..
 @click.command("learn")
 @nproc_option  # --nproc N: rerun under torchrun
 @click.option("--task", "task", required=True, help="The novel task: ar, lta, oscc or pnr.")
-@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option(
+    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
+)
 @click.option("--from", "base", required=True, type=click.Path(file_okay=False), help="The multi-task RUN.")
-@click.option("--store", "store", default=None, help="STORE[@TAG]: the backpack (not needed with --no-backpack).")
+@click.option(
+    "--store", "store", default=None, help="STORE[@TAG]: the backpack (not needed with --no-backpack)."
+)
 @storage_option_flag
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN2 folder to write.")
-@click.option("--k", "k", default=4, show_default=True, type=click.IntRange(min=0),
-              help="Nearest prototypes per layer (0 = no interaction, i.e. MTL+FT).")
+@click.option(
+    "--k",
+    "k",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Nearest prototypes per layer (0 = no interaction, i.e. MTL+FT).",
+)
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(min=1), help="Interaction layers.")
-@click.option("--no-backpack", "no_backpack", is_flag=True, help="Train the MTL+FT baseline: the new head only.")
-@click.option("--replace", is_flag=True, help="Learn a task the backpack already holds (its prototypes unused).")
-@click.option("--limit", default=None, type=click.IntRange(min=1), help="Use only N labelled training samples.")
+@click.option(
+    "--no-backpack", "no_backpack", is_flag=True, help="Train the MTL+FT baseline: the new head only."
+)
+@click.option(
+    "--replace", is_flag=True, help="Learn a task the backpack already holds (its prototypes unused)."
+)
+@click.option(
+    "--limit", default=None, type=click.IntRange(min=1), help="Use only N labelled training samples."
+)
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option("--base-lr-scale", "base_lr_scale", default=0.1, show_default=True,
-              type=click.FloatRange(min=0, min_open=True),
-              help="Learning rate of the pre-trained backbone and heads = lr x this (new parts: lr).")
+@click.option(
+    "--base-lr-scale",
+    "base_lr_scale",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Learning rate of the pre-trained backbone and heads = lr x this (new parts: lr).",
+)
 @click.option("--batch-size", "batch_size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--graph-engine", "engine", default="auto", show_default=True,
-              type=click.Choice(["auto", "dgl", "native"]))
+@click.option(
+    "--graph-engine",
+    "engine",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "dgl", "native"]),
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same settings).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
 @handle_errors
-def learn_cmd(task: str, data: str, base: str, store: str | None, storage_option: tuple[str, ...], out: str,
-              k: int, depth: int, no_backpack: bool, replace: bool, limit: int | None, epochs: int, lr: float,
-              base_lr_scale: float, batch_size: int, seed: int, device: str, engine: str, resume: bool,
-              as_json: bool) -> None:
+def learn_cmd(
+    task: str,
+    data: str,
+    base: str,
+    store: str | None,
+    storage_option: tuple[str, ...],
+    out: str,
+    k: int,
+    depth: int,
+    no_backpack: bool,
+    replace: bool,
+    limit: int | None,
+    epochs: int,
+    lr: float,
+    base_lr_scale: float,
+    batch_size: int,
+    seed: int,
+    device: str,
+    engine: str,
+    resume: bool,
+    as_json: bool,
+) -> None:
     """Learn a novel task with the backpack (EgoPack, eq. 3) or without it (--no-backpack: MTL+FT).
 
     \b
@@ -120,25 +195,53 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, storage_option
           --storage-option endpoint_url=http://127.0.0.1:9000 --storage-option key=KEY --storage-option secret=SECRET
     """
     storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
-    from backpack.learner.learn import learn_novel_task
-    from backpack.learner.runs import LearnConfig
+    from backpack.pipeline.learn import learn_novel_task
+    from backpack.pipeline.learner_runs import LearnConfig
     from backpack.tasks.registry import get_task
 
     get_task(task)  # unknown names list the known ones
-    config = LearnConfig(task=task, k=k, depth=depth, no_backpack=no_backpack, replace=replace, limit=limit,
-                         epochs=epochs, lr=lr, base_lr_scale=base_lr_scale, batch_size=batch_size, seed=seed,
-                         engine=engine)
-    run = learn_novel_task(data, base, store, out, config, device=device, progress=not as_json, resume=resume,
-                           storage_options=storage_options)
+    config = LearnConfig(
+        task=task,
+        k=k,
+        depth=depth,
+        no_backpack=no_backpack,
+        replace=replace,
+        limit=limit,
+        epochs=epochs,
+        lr=lr,
+        base_lr_scale=base_lr_scale,
+        batch_size=batch_size,
+        seed=seed,
+        engine=engine,
+    )
+    run = learn_novel_task(
+        data,
+        base,
+        store,
+        out,
+        config,
+        device=device,
+        progress=not as_json,
+        resume=resume,
+        storage_options=storage_options,
+    )
     if not _main_process():  # under torchrun only rank 0 reports
         return
-    report_run(run.dir, run.metrics_history, as_json, task=task, store=run.config.store_url or None,
-               store_version=run.config.store_version)
+    report_run(
+        run.dir,
+        run.metrics_history,
+        as_json,
+        task=task,
+        store=run.config.store_url or None,
+        store_version=run.config.store_version,
+    )
 
 
 @click.command("explain")
 @click.argument("run_dir", metavar="RUN2", type=click.Path(file_okay=False))
-@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option(
+    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG files.")
 @click.option("--store", "store", default=None, help="STORE[@V] to use instead of the one RUN2 recorded.")
 @storage_option_flag
@@ -146,8 +249,16 @@ def learn_cmd(task: str, data: str, base: str, store: str | None, storage_option
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option("--json", "as_json", is_flag=True, help="Print only the list of written files as JSON.")
 @handle_errors
-def explain_cmd(run_dir: str, data: str, out: str, store: str | None, storage_option: tuple[str, ...], split: str,
-                device: str, as_json: bool) -> None:
+def explain_cmd(
+    run_dir: str,
+    data: str,
+    out: str,
+    store: str | None,
+    storage_option: tuple[str, ...],
+    split: str,
+    device: str,
+    as_json: bool,
+) -> None:
     """Pictures of what a `backpack learn` run retrieves (paper Fig. 5) and, for AR, confusion matrices (Fig. 6).
 
     \b
@@ -157,9 +268,11 @@ def explain_cmd(run_dir: str, data: str, out: str, store: str | None, storage_op
       backpack explain runs/oscc --data data/ --out pictures/ --storage-option endpoint_url=http://127.0.0.1:9000
     """
     storage_options = parse_storage_options(storage_option)
-    from backpack.learner.explain import explain_run
+    from backpack.pipeline.explain import explain_run
 
-    files = explain_run(run_dir, data, out, store=store, split=split, device=device, storage_options=storage_options)
+    files = explain_run(
+        run_dir, data, out, store=store, split=split, device=device, storage_options=storage_options
+    )
     if as_json:
         echo_json({"files": [str(f) for f in files]})
     else:

@@ -15,16 +15,21 @@ from backpack.cli._common import EXIT_FAILED_CHECK, EXIT_USAGE, echo_json, fail,
 from backpack.cli._store_args import common_options as _common
 from backpack.cli._store_args import json_flag as _json_flag
 from backpack.cli._store_args import open_store as _open
-from backpack.cli._store_args import parse_storage_options, parse_store_ref, version_arg as _version_arg
+from backpack.cli._store_args import parse_storage_options, parse_store_ref
+from backpack.cli._store_args import version_arg as _version_arg
 
 
 @click.command("inspect")
 @click.argument("store")
 @click.option("--version", "version", metavar="V", help="Version number or tag (default: latest).")
-@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write a similarity-map PNG per task here.")
+@click.option(
+    "--plot", "plot_dir", type=click.Path(file_okay=False), help="Write a similarity-map PNG per task here."
+)
 @_json_flag
 @_common
-def inspect_cmd(store: str, version: str | None, plot_dir: str | None, as_json: bool, storage_option: tuple[str, ...]) -> None:
+def inspect_cmd(
+    store: str, version: str | None, plot_dir: str | None, as_json: bool, storage_option: tuple[str, ...]
+) -> None:
     """Show a store: versions, tags, tasks, dims, counts, coverage, support, sizes, indexes.
 
     \b
@@ -34,7 +39,7 @@ def inspect_cmd(store: str, version: str | None, plot_dir: str | None, as_json: 
       backpack inspect s3://bucket/store --storage-option endpoint_url=http://127.0.0.1:9000
       backpack inspect store/ --plot maps/      # maps/<task>.png (needs matplotlib)
     """
-    from backpack.cli._store_report import format_summary, plot_similarity_maps, store_summary
+    from backpack.pipeline.report import format_summary, plot_similarity_maps, store_summary
 
     with _open(store, version, storage_option) as bp:
         summary = store_summary(bp)
@@ -67,10 +72,16 @@ def log_cmd(store: str, as_json: bool, storage_option: tuple[str, ...]) -> None:
         entries = []
         for number in reversed(bp.versions()):
             m = bp.manifest_of(number)
-            entries.append({
-                "version": number, "parent": m.parent, "created_at": m.created_at, "message": m.message,
-                "tasks": {n: t.count for n, t in m.tasks.items()}, "tags": tags_of.get(number, []),
-            })
+            entries.append(
+                {
+                    "version": number,
+                    "parent": m.parent,
+                    "created_at": m.created_at,
+                    "message": m.message,
+                    "tasks": {n: t.count for n, t in m.tasks.items()},
+                    "tags": tags_of.get(number, []),
+                }
+            )
     if as_json:
         echo_json({"store": bp.url, "versions": entries})
         return
@@ -79,7 +90,9 @@ def log_cmd(store: str, as_json: bool, storage_option: tuple[str, ...]) -> None:
     for e in entries:
         tags = f" ({', '.join(e['tags'])})" if e["tags"] else ""
         tasks = ", ".join(f"{n}:{c}" for n, c in e["tasks"].items())
-        click.echo(f"version {e['version']}{tags}  {e['created_at']}  parent {e['parent']}\n    {e['message'] or '(no message)'}\n    tasks {tasks}")
+        click.echo(
+            f"version {e['version']}{tags}  {e['created_at']}  parent {e['parent']}\n    {e['message'] or '(no message)'}\n    tasks {tasks}"
+        )
 
 
 @click.command("tag")
@@ -90,8 +103,15 @@ def log_cmd(store: str, as_json: bool, storage_option: tuple[str, ...]) -> None:
 @click.option("--delete", "delete", is_flag=True, help="Delete the tag (the version stays).")
 @_json_flag
 @_common
-def tag_cmd(store: str, name: str, version: str | None, force: bool, delete: bool, as_json: bool,
-            storage_option: tuple[str, ...]) -> None:
+def tag_cmd(
+    store: str,
+    name: str,
+    version: str | None,
+    force: bool,
+    delete: bool,
+    as_json: bool,
+    storage_option: tuple[str, ...],
+) -> None:
     """Name a version (default: latest), move a tag with --force, or delete it with --delete.
 
     \b
@@ -115,8 +135,11 @@ def tag_cmd(store: str, name: str, version: str | None, force: bool, delete: boo
             try:
                 result = {"tag": name, "version": bp.tag(name, target, force=force)}
             except ConflictError:
-                fail(f"Tag {name!r} already names version {bp.tags()[name]} in store {bp.url!r}; "
-                     f"pass --force to move it to {bp.resolve(target)}.", EXIT_USAGE)
+                fail(
+                    f"Tag {name!r} already names version {bp.tags()[name]} in store {bp.url!r}; "
+                    f"pass --force to move it to {bp.resolve(target)}.",
+                    EXIT_USAGE,
+                )
     if as_json:
         echo_json(result)
     else:
@@ -145,7 +168,9 @@ def verify_cmd(store: str, version: str | None, as_json: bool, storage_option: t
     else:
         for p in problems:
             click.echo(f"FAILED {p}")
-        click.echo(f"{'ok' if not problems else f'{len(problems)} problem(s)'}: checked {len(numbers)} version(s)")
+        click.echo(
+            f"{'ok' if not problems else f'{len(problems)} problem(s)'}: checked {len(numbers)} version(s)"
+        )
     if problems:
         raise SystemExit(EXIT_FAILED_CHECK)
 
@@ -178,8 +203,10 @@ def diff_cmd(store: str, a: str, b: str, as_json: bool, storage_option: tuple[st
         click.echo(f"- {name}")
     for t in d.changed:
         drift = "n/a" if t.mean_drift is None else f"{t.mean_drift:.4f}"
-        click.echo(f"~ {t.name}: count {t.count_a} -> {t.count_b} ({t.count_change:+d}), keys +{t.keys_added} "
-                   f"-{t.keys_removed}, mean drift {drift}")
+        click.echo(
+            f"~ {t.name}: count {t.count_a} -> {t.count_b} ({t.count_change:+d}), keys +{t.keys_added} "
+            f"-{t.keys_removed}, mean drift {drift}"
+        )
     if d.unchanged:
         click.echo(f"= {', '.join(d.unchanged)} (unchanged)")
     if d.is_empty:
@@ -189,12 +216,20 @@ def diff_cmd(store: str, a: str, b: str, as_json: bool, storage_option: tuple[st
 @click.command("export")
 @click.argument("store")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--version", "versions", multiple=True, metavar="V", help="Only this version (repeatable; default: all).")
+@click.option(
+    "--version", "versions", multiple=True, metavar="V", help="Only this version (repeatable; default: all)."
+)
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @_json_flag
 @_common
-def export_cmd(store: str, out: str, versions: tuple[str, ...], overwrite: bool, as_json: bool,
-               storage_option: tuple[str, ...]) -> None:
+def export_cmd(
+    store: str,
+    out: str,
+    versions: tuple[str, ...],
+    overwrite: bool,
+    as_json: bool,
+    storage_option: tuple[str, ...],
+) -> None:
     """Write a store (or some versions) to one verified zip bundle.
 
     \b
@@ -210,7 +245,9 @@ def export_cmd(store: str, out: str, versions: tuple[str, ...], overwrite: bool,
         dest = export_bundle(bp, out, versions=[_version_arg(v) for v in wanted] or None, overwrite=overwrite)
         numbers = sorted({bp.resolve(_version_arg(v)) for v in wanted}) if wanted else bp.versions()
     result = {"bundle": str(dest), "versions": numbers, "bytes": dest.stat().st_size}
-    echo_json(result) if as_json else click.echo(f"wrote {dest} ({result['bytes']} bytes, versions {numbers})")
+    echo_json(result) if as_json else click.echo(
+        f"wrote {dest} ({result['bytes']} bytes, versions {numbers})"
+    )
 
 
 @click.command("import")
@@ -236,13 +273,22 @@ def import_cmd(bundle: str, dest: str, as_json: bool, storage_option: tuple[str,
 @click.command("query")
 @click.argument("store")
 @click.option("--task", "task", required=True, help="Task name.")
-@click.option("--vectors", "vectors", required=True, type=click.Path(dir_okay=False), help=".npy file, [Q, D] or [D].")
+@click.option(
+    "--vectors", "vectors", required=True, type=click.Path(dir_okay=False), help=".npy file, [Q, D] or [D]."
+)
 @click.option("-k", "k", default=4, show_default=True, type=int, help="Neighbours per query.")
 @click.option("--version", "version", metavar="V", help="Version number or tag (default: latest).")
 @_json_flag
 @_common
-def query_cmd(store: str, task: str, vectors: str, k: int, version: str | None, as_json: bool,
-              storage_option: tuple[str, ...]) -> None:
+def query_cmd(
+    store: str,
+    task: str,
+    vectors: str,
+    k: int,
+    version: str | None,
+    as_json: bool,
+    storage_option: tuple[str, ...],
+) -> None:
     """The k most cosine-similar prototypes of each query vector.
 
     \b
@@ -266,9 +312,14 @@ def query_cmd(store: str, task: str, vectors: str, k: int, version: str | None, 
             # An approximate index pads with id -1 when it finds fewer than k.
             hits = [(i, s) for i, s in zip(row_ids, row_scores) if i >= 0]
             names = view.key_names([i for i, _ in hits]) if hits else []
-            results.append([{"id": i, "score": s, "verb": v, "noun": n} for (i, s), (v, n) in zip(hits, names)])
+            results.append(
+                [{"id": i, "score": s, "verb": v, "noun": n} for (i, s), (v, n) in zip(hits, names)]
+            )
     if as_json:
         echo_json({"store": bp.url, "version": bp.version, "task": task, "k": k, "results": results})
         return
     for qi, hits in enumerate(results):
-        click.echo(f"query {qi}: " + "; ".join(f"{h['verb']}/{h['noun']} ({h['score']:.3f}, id {h['id']})" for h in hits))
+        click.echo(
+            f"query {qi}: "
+            + "; ".join(f"{h['verb']}/{h['noun']} ({h['score']:.3f}, id {h['id']})" for h in hits)
+        )

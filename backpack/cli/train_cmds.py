@@ -11,8 +11,8 @@ import warnings
 import click
 
 from backpack.cli._common import EXIT_USAGE, echo_json, fail, handle_errors, json_safe, log, report_run
+from backpack.cli._nproc import nproc_option
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
-from backpack.distributed.cli import nproc_option
 
 
 def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
@@ -20,7 +20,10 @@ def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
     for v in values:
         task, sep, n = v.partition("=")
         if not sep or not n.strip().isdigit() or int(n) < 1:
-            fail(f"Invalid value for '--limit'. Expected TASK=N with N >= 1 (e.g. oscc=50). Got {v!r}.", EXIT_USAGE)
+            fail(
+                f"Invalid value for '--limit'. Expected TASK=N with N >= 1 (e.g. oscc=50). Got {v!r}.",
+                EXIT_USAGE,
+            )
         limits[task.strip()] = int(n)
     return limits
 
@@ -32,32 +35,75 @@ def _show_warnings() -> None:
 
 @click.command("train")
 @nproc_option
-@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option(
+    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
+)
 @click.option("--tasks", required=True, help="Comma-separated tasks: ar, lta, oscc, pnr (one = single-task).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN folder to write.")
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--model", "model", default="graph", show_default=True, type=click.Choice(["graph", "mlp"]),
-              help="graph: the temporal GNN backbone; mlp: the paper's MLP baseline.")
-@click.option("--graph-engine", "engine", default="auto", show_default=True,
-              type=click.Choice(["auto", "dgl", "native"]))
+@click.option(
+    "--model",
+    "model",
+    default="graph",
+    show_default=True,
+    type=click.Choice(["graph", "mlp"]),
+    help="graph: the temporal GNN backbone; mlp: the paper's MLP baseline.",
+)
+@click.option(
+    "--graph-engine",
+    "engine",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "dgl", "native"]),
+)
 @click.option("--hidden", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--layers", default=2, show_default=True, type=click.IntRange(min=1))
-@click.option("--feat-dim", "feat_dim", default=256, show_default=True, type=click.IntRange(min=1),
-              help="Width of the task features f^k.")
+@click.option(
+    "--feat-dim",
+    "feat_dim",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Width of the task features f^k.",
+)
 @click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--batch-size", "batch_size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--features", default="omnivore_video_swinl", show_default=True, help="Feature folder name.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
-@click.option("--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file.")
-@click.option("--limit", "limits", multiple=True, metavar="TASK=N",
-              help="Train TASK on only N samples (seeded choice); repeatable.")
+@click.option(
+    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
+)
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="TASK=N",
+    help="Train TASK on only N samples (seeded choice); repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
 @handle_errors
-def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: str, model: str, engine: str,
-              hidden: int, layers: int, feat_dim: int, lr: float, batch_size: int, features: str, resume: bool,
-              skip_missing: bool, limits: tuple[str, ...], as_json: bool) -> None:
+def train_cmd(
+    data: str,
+    tasks: str,
+    out: str,
+    epochs: int,
+    seed: int,
+    device: str,
+    model: str,
+    engine: str,
+    hidden: int,
+    layers: int,
+    feat_dim: int,
+    lr: float,
+    batch_size: int,
+    features: str,
+    resume: bool,
+    skip_missing: bool,
+    limits: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Train a multi-task model (average of the task losses, Adam) and write a RUN folder.
 
     One task gives a single-task model; --model mlp is the paper's MLP baseline. The defaults
@@ -73,14 +119,32 @@ def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: s
     """
     limit = _parse_limits(limits)
     _show_warnings()
-    from backpack.training.api import train_run
+    from backpack.pipeline.train import train_run
 
     try:
-        run = train_run(data, tasks, out, features=features, device=device, resume=resume,
-                        skip_missing=skip_missing, limit=limit, epochs=epochs, seed=seed, model=model,
-                        engine=engine, hidden=hidden, layers=layers, feat_dim=feat_dim, lr=lr, batch_size=batch_size)
+        run = train_run(
+            data,
+            tasks,
+            out,
+            features=features,
+            device=device,
+            resume=resume,
+            skip_missing=skip_missing,
+            limit=limit,
+            epochs=epochs,
+            seed=seed,
+            model=model,
+            engine=engine,
+            hidden=hidden,
+            layers=layers,
+            feat_dim=feat_dim,
+            lr=lr,
+            batch_size=batch_size,
+        )
     except KeyboardInterrupt:
-        fail(f"Interrupted. Every finished epoch is saved in {out}; continue with the same command and --resume.")
+        fail(
+            f"Interrupted. Every finished epoch is saved in {out}; continue with the same command and --resume."
+        )
         return
     from backpack.distributed import is_main_process
 
@@ -91,20 +155,43 @@ def train_cmd(data: str, tasks: str, out: str, epochs: int, seed: int, device: s
 
 @click.command("evaluate")
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
-@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout).")
+@click.option(
+    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
+)
 @click.option("--split", default="val", show_default=True, help="Annotation split to evaluate.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--graph-engine", "engine", default="auto", show_default=True,
-              type=click.Choice(["auto", "dgl", "native"]))
-@click.option("--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file.")
-@click.option("--store", "store", default=None, metavar="STORE[@V]",
-              help="For a `backpack learn` run: evaluate against this store (version) instead of the one it "
-                   "was trained with (refused without this flag when the recorded one changed).")
+@click.option(
+    "--graph-engine",
+    "engine",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "dgl", "native"]),
+)
+@click.option(
+    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
+)
+@click.option(
+    "--store",
+    "store",
+    default=None,
+    metavar="STORE[@V]",
+    help="For a `backpack learn` run: evaluate against this store (version) instead of the one it "
+    "was trained with (refused without this flag when the recorded one changed).",
+)
 @storage_option_flag
 @click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON on stdout.")
 @handle_errors
-def evaluate_cmd(run_dir: str, data: str, split: str, device: str, engine: str, skip_missing: bool,
-                 store: str | None, storage_option: tuple[str, ...], as_json: bool) -> None:
+def evaluate_cmd(
+    run_dir: str,
+    data: str,
+    split: str,
+    device: str,
+    engine: str,
+    skip_missing: bool,
+    store: str | None,
+    storage_option: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Evaluate a trained RUN on a split: AR top-1, OSCC accuracy, LTA edit distance, PNR error (s).
 
     \b
@@ -116,20 +203,30 @@ def evaluate_cmd(run_dir: str, data: str, split: str, device: str, engine: str, 
     """
     storage_options = parse_storage_options(storage_option)
     _show_warnings()
-    from backpack.learner.runs import is_learner_dir
+    from backpack.pipeline.learner_runs import is_learner_dir
 
     if is_learner_dir(run_dir):
-        from backpack.learner.learn import evaluate_learner_run
+        from backpack.pipeline.learn import evaluate_learner_run
 
-        raw = evaluate_learner_run(run_dir, data, split=split, device=device, store=store,
-                                   skip_missing=skip_missing, engine=engine, storage_options=storage_options)
+        raw = evaluate_learner_run(
+            run_dir,
+            data,
+            split=split,
+            device=device,
+            store=store,
+            skip_missing=skip_missing,
+            engine=engine,
+            storage_options=storage_options,
+        )
     else:
         if store is not None or storage_options:
             flag = "--store" if store is not None else "--storage-option"
             raise click.UsageError(f"{flag} applies only to runs of `backpack learn`.")
-        from backpack.training.evaluate import evaluate_run
+        from backpack.pipeline.evaluate import evaluate_run
 
-        raw = evaluate_run(run_dir, data, split=split, device=device, skip_missing=skip_missing, engine=engine)
+        raw = evaluate_run(
+            run_dir, data, split=split, device=device, skip_missing=skip_missing, engine=engine
+        )
     metrics = json_safe(raw)
     if as_json:
         echo_json(metrics)

@@ -7,18 +7,20 @@ main process (rank 0) writes to a store or a RUN folder, and it writes each file
 a rank that fails stops the whole job (torchrun ends the others) without anything half-written.
 
 This package imports only the standard library at the top; torch is imported by the functions
-that need it, so the CLI can use :func:`backpack.distributed.cli.nproc_option` cheaply.
+that need it. Starting processes (``--nproc``) is the CLI's job: :mod:`backpack.cli.launch`.
 
 Examples
 --------
->>> from backpack.distributed import launch                          # doctest: +SKIP
->>> launch(["train", "--data", "data/", "--tasks", "ar", "--out", "runs/x"], nproc=2)
-0
+>>> from backpack.distributed import is_main_process, all_reduce_mean   # doctest: +SKIP
+>>> all_reduce_mean({"loss": 0.5})          # the mean over ranks (the value itself on one process)
+{'loss': 0.5}
 """
 
 from __future__ import annotations
 
-from backpack._lazy import lazy_getattr
+from typing import Any
+
+from backpack._lazy import deprecated_getattr, lazy_getattr
 
 _LAZY = {
     "is_distributed": "backpack.distributed.env",
@@ -31,17 +33,20 @@ _LAZY = {
     "barrier": "backpack.distributed.env",
     "broadcast_object": "backpack.distributed.env",
     "all_reduce_sums": "backpack.distributed.reduce",
-    "all_reduce_accumulator": "backpack.distributed.reduce",
     "all_reduce_mean": "backpack.distributed.reduce",
     "wrap_model": "backpack.distributed.ddp",
     "unwrap_model": "backpack.distributed.ddp",
     "shard": "backpack.distributed.ddp",
     "local_batch": "backpack.distributed.ddp",
-    "launch": "backpack.distributed.launch",
-    "torchrun_command": "backpack.distributed.launch",
 }
+# Starting processes is the CLI's job now (backpack.cli.launch); the old names warn until 0.3.
+_MOVED = {"launch": "backpack.cli.launch", "torchrun_command": "backpack.cli.launch"}
 
 __all__ = sorted(_LAZY)
 
+_current = lazy_getattr(__name__, _LAZY)
+_moved = deprecated_getattr(__name__, _MOVED, removed_in="0.3")
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
+
+def __getattr__(name: str) -> Any:
+    return _moved(name) if name in _MOVED else _current(name)

@@ -23,7 +23,7 @@ def wrap_model(model: Any, device: Any = None, find_unused_parameters: bool = Fa
     ``find_unused_parameters=True`` lets a step leave some parameters without gradient (the
     learner never uses its base heads' classifiers) but needs exactly one forward per backward;
     the multi-task step forwards every task before one backward, which DDP allows only when
-    every parameter is used (``False``). :func:`backpack.training.trainer.fit` picks accordingly.
+    every parameter is used (``False``). :func:`backpack.pipeline.trainer.fit` picks accordingly.
 
     The model's parameters must already be on ``device``. DDP broadcasts rank 0's weights at
     construction, so every rank starts from the same model. Buffers are not re-broadcast at
@@ -38,8 +38,9 @@ def wrap_model(model: Any, device: Any = None, find_unused_parameters: bool = Fa
     ids = None
     if device is not None and torch.device(device).type == "cuda":
         ids = [torch.device(device).index or 0]
-    return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False,
-                                   find_unused_parameters=find_unused_parameters)
+    return DistributedDataParallel(
+        model, device_ids=ids, broadcast_buffers=False, find_unused_parameters=find_unused_parameters
+    )
 
 
 def unwrap_model(model: Any) -> Any:

@@ -144,6 +144,16 @@ def device_for_rank(device: Any) -> Any:
 
 
 __all__ = [
-    "TORCHRUN_VARS", "barrier", "broadcast_object", "default_backend", "device_for_rank", "init_from_env",
-    "is_distributed", "is_main_process", "rank", "shutdown", "under_torchrun", "world_size",
+    "TORCHRUN_VARS",
+    "barrier",
+    "broadcast_object",
+    "default_backend",
+    "device_for_rank",
+    "init_from_env",
+    "is_distributed",
+    "is_main_process",
+    "rank",
+    "shutdown",
+    "under_torchrun",
+    "world_size",
 ]

@@ -50,10 +50,17 @@ def all_reduce_sums(sums: Mapping[str, Tensor], counts: Tensor) -> None:
     for t in names:
         s = sums[t]
         if s.dtype != torch.float64 or s.dim() != 2 or s.shape[0] != counts.shape[0]:
-            raise ConfigError(invalid("sums", f"task {t!r}", f"float64 [{counts.shape[0]}, D]",
-                                      f"{s.dtype} {list(s.shape)}"))
+            raise ConfigError(
+                invalid(
+                    "sums", f"task {t!r}", f"float64 [{counts.shape[0]}, D]", f"{s.dtype} {list(s.shape)}"
+                )
+            )
     dev = _reduce_device()
-    flat = torch.cat([sums[t].reshape(-1) for t in names]).to(dev) if names else torch.zeros(0, dtype=torch.float64)
+    flat = (
+        torch.cat([sums[t].reshape(-1) for t in names]).to(dev)
+        if names
+        else torch.zeros(0, dtype=torch.float64)
+    )
     cnt = counts.to(device=dev, dtype=torch.int64)
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     dist.all_reduce(cnt, op=dist.ReduceOp.SUM)
@@ -83,10 +90,4 @@ def all_reduce_mean(values: Mapping[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in zip(names, buf.tolist())}
 
 
-def all_reduce_accumulator(acc: Any) -> Any:
-    """All-reduce a :class:`~backpack.learner.PrototypeAccumulator`'s ``sums`` and ``counts``; return it."""
-    all_reduce_sums(acc.sums, acc.counts)
-    return acc
-
-
-__all__ = ["all_reduce_accumulator", "all_reduce_mean", "all_reduce_sums"]
+__all__ = ["all_reduce_mean", "all_reduce_sums"]

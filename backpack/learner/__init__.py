@@ -1,30 +1,26 @@
-"""EgoPack's novel-task learner: prototype building, cross-task interaction (eq. 3), explain plots.
-
-The interaction layer and module need only torch (and a store to search); the rest (building,
-the novel-task model, learning, demo) is imported lazily because it needs the training side.
+"""Deprecated: the learner's nn modules moved to :mod:`backpack.models`, its workflows to
+:mod:`backpack.pipeline`. The old names keep working, with a ``DeprecationWarning``, until 0.3.
 """
 
 from __future__ import annotations
 
-from backpack._lazy import lazy_getattr
-from backpack.learner.accumulator import PrototypeAccumulator
-from backpack.learner.interaction import CrossTaskInteraction
-from backpack.learner.interaction_layer import PrototypeRefinement
+from backpack._lazy import deprecated_getattr
 
-_LAZY = {
-    "build_prototypes": "backpack.learner.build",
-    "NovelTaskModel": "backpack.learner.model",
-    "learn_novel_task": "backpack.learner.learn",
-    "LearnConfig": "backpack.learner.learn",
-    "evaluate_learner_run": "backpack.learner.learn",
-    "load_learner_run": "backpack.learner.learn",
-    "explain_run": "backpack.learner.explain",
-    "run_demo": "backpack.learner.demo",
-    "probe_store": "backpack.learner.probe",
-    "retrieval_hits": "backpack.learner.probe",
+_MOVED = {
+    "PrototypeAccumulator": "backpack.models.accumulator",
+    "CrossTaskInteraction": "backpack.models.interaction",
+    "PrototypeRefinement": "backpack.models.interaction_layer",
+    "NovelTaskModel": "backpack.models.novel",
+    "build_prototypes": "backpack.pipeline.build",
+    "learn_novel_task": "backpack.pipeline.learn",
+    "LearnConfig": "backpack.pipeline.learner_runs",
+    "evaluate_learner_run": "backpack.pipeline.learn",
+    "load_learner_run": "backpack.pipeline.learn",
+    "explain_run": "backpack.pipeline.explain",
+    "run_demo": "backpack.pipeline.demo",
+    "DemoConfig": "backpack.pipeline.demo",
+    "probe_store": "backpack.pipeline.probe",
+    "retrieval_hits": "backpack.pipeline.probe",
 }
 
-
-__getattr__ = lazy_getattr(__name__, _LAZY)
-
-__all__ = ["CrossTaskInteraction", "PrototypeAccumulator", "PrototypeRefinement", *_LAZY]
+__getattr__ = deprecated_getattr(__name__, _MOVED, removed_in="0.3")

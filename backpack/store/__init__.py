@@ -14,7 +14,7 @@ Examples
 
 from __future__ import annotations
 
-from backpack.store._backend import Backend, open_backend, register_backend
+from backpack.store.backends.base import Backend, open_backend, register_backend
 from backpack.store.bundle import export_bundle, import_bundle
 from backpack.store.diff import StoreDiff, TaskDiff, diff
 from backpack.store.manifest import ArrayEntry, IndexSpec, Manifest, Provenance, TaskEntry

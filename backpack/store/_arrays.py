@@ -16,7 +16,7 @@ from backpack.errors import BackpackError, IntegrityError, NotFoundError, StoreE
 from backpack.store.manifest import ArrayEntry
 
 if TYPE_CHECKING:
-    from backpack.store._backend import Backend
+    from backpack.store.backends.base import Backend
 
 _CHUNK_BYTES = 8 * 2**20  # whole rows per chunk, about 8 MiB: few keys, parallel reads
 
@@ -35,7 +35,9 @@ def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return (rows,) + tuple(shape[1:])
 
 
-def write_group(backend: Backend, prefix: str, arrays: dict[str, np.ndarray], attributes: dict) -> dict[str, ArrayEntry]:
+def write_group(
+    backend: Backend, prefix: str, arrays: dict[str, np.ndarray], attributes: dict
+) -> dict[str, ArrayEntry]:
     """Write ``arrays`` as a zarr v3 group at ``prefix``; return their manifest entries.
 
     Network errors of object-store clients (botocore, aiohttp: not ``OSError``) become a
@@ -71,7 +73,9 @@ def _drain_zarr_io(timeout: float = 30.0) -> None:
         pass
 
 
-def _write_group_errors(backend: Backend, prefix: str, arrays: dict[str, np.ndarray], attributes: dict) -> dict[str, ArrayEntry]:
+def _write_group_errors(
+    backend: Backend, prefix: str, arrays: dict[str, np.ndarray], attributes: dict
+) -> dict[str, ArrayEntry]:
     try:
         return _write_group(backend, prefix, arrays, attributes)
     except (BackpackError, OSError):
@@ -84,7 +88,9 @@ def _write_group_errors(backend: Backend, prefix: str, arrays: dict[str, np.ndar
         raise
 
 
-def _write_group(backend: Backend, prefix: str, arrays: dict[str, np.ndarray], attributes: dict) -> dict[str, ArrayEntry]:
+def _write_group(
+    backend: Backend, prefix: str, arrays: dict[str, np.ndarray], attributes: dict
+) -> dict[str, ArrayEntry]:
     import zarr
     from zarr.codecs import Crc32cCodec, ZstdCodec
 
@@ -96,8 +102,12 @@ def _write_group(backend: Backend, prefix: str, arrays: dict[str, np.ndarray], a
         # Floats and FAISS bytes barely compress; a crc32c per chunk names a flipped byte early.
         codecs = [Crc32cCodec()] if data.dtype.kind in "fu" else [ZstdCodec(level=1), Crc32cCodec()]
         arr = group.create_array(
-            name, shape=data.shape, dtype=data.dtype, chunks=_chunks(data.shape, data.dtype.itemsize),
-            compressors=codecs, fill_value=0,
+            name,
+            shape=data.shape,
+            dtype=data.dtype,
+            chunks=_chunks(data.shape, data.dtype.itemsize),
+            compressors=codecs,
+            fill_value=0,
             # every chunk is stored, even all-zero ones: readers treat a missing chunk as damage
             config={"write_empty_chunks": True},
         )

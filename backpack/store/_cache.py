@@ -26,7 +26,7 @@ import numpy as np
 from backpack.store._arrays import read_array, sha256_of
 
 if TYPE_CHECKING:
-    from backpack.store._backend import Backend
+    from backpack.store.backends.base import Backend
     from backpack.store.manifest import ArrayEntry
 
 CACHE_DIR_VAR = "BACKPACK_CACHE_DIR"
@@ -63,7 +63,9 @@ class ArrayCache:
     def path_of(self, sha256: str) -> Path:
         """Where the array with checksum ``sha256`` lives."""
         if not _SHA.match(sha256):
-            raise ValueError(f"Invalid value for 'sha256' in the array cache. Expected 64 hex digits. Got {sha256!r}.")
+            raise ValueError(
+                f"Invalid value for 'sha256' in the array cache. Expected 64 hex digits. Got {sha256!r}."
+            )
         return self.root / sha256[:2] / f"{sha256}.npy"
 
     def get(self, entry: ArrayEntry) -> np.ndarray | None:
@@ -76,7 +78,11 @@ class ArrayCache:
         except (OSError, ValueError):  # truncated or not a .npy: drop it, fetch again
             _unlink(path)
             return None
-        if tuple(data.shape) != tuple(entry.shape) or str(data.dtype) != entry.dtype or sha256_of(data) != entry.sha256:
+        if (
+            tuple(data.shape) != tuple(entry.shape)
+            or str(data.dtype) != entry.dtype
+            or sha256_of(data) != entry.sha256
+        ):
             _unlink(path)
             return None
         try:
@@ -175,8 +181,9 @@ def is_remote(backend: Backend) -> bool:
     return backend.local_path() is None and m is not None and m.group(1).lower() not in ("file", "zip")
 
 
-def cached_read_array(backend: Backend, prefix: str, name: str, entry: ArrayEntry, where: str,
-                      cache: ArrayCache | None = None) -> np.ndarray:
+def cached_read_array(
+    backend: Backend, prefix: str, name: str, entry: ArrayEntry, where: str, cache: ArrayCache | None = None
+) -> np.ndarray:
     """:func:`~backpack.store._arrays.read_array`, through the local cache for remote backends."""
     if not is_remote(backend):
         return read_array(backend, prefix, name, entry, where)

@@ -21,7 +21,11 @@ def _faiss_gpu_index(view: TaskView, device: Any) -> Any | None:
     import faiss
 
     # faiss GPU has flat and IVF indexes, not HNSW (that one uses the exact torch search).
-    if view.entry.index.type == "hnsw" or not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() <= 0:
+    if (
+        view.entry.index.type == "hnsw"
+        or not hasattr(faiss, "StandardGpuResources")
+        or faiss.get_num_gpus() <= 0
+    ):
         return None
     key = f"faiss:{device}"
     cached = view._device_cache.get(key)
@@ -46,7 +50,9 @@ def device_search(view: TaskView, q: Any, k: int) -> tuple[Any, Any]:
     q = q.to(torch.float32)
     if not bool(torch.isfinite(q).all()):
         bad = torch.nonzero(~torch.isfinite(q))[0].tolist()
-        raise BackpackError(invalid(f"queries[{bad[0]}, {bad[1]}]", view._where, "a finite number", "nan/inf"))
+        raise BackpackError(
+            invalid(f"queries[{bad[0]}, {bad[1]}]", view._where, "a finite number", "nan/inf")
+        )
     qn = torch.nn.functional.normalize(q, dim=1)
     gpu_index = _faiss_gpu_index(view, q.device) if q.device.type == "cuda" else None
     if gpu_index is not None:

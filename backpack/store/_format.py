@@ -65,7 +65,12 @@ def check_task_name(name: object) -> str:
     """Validate a task name (it becomes part of a key)."""
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise BackpackError(
-            invalid("task name", "the store", "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric", repr(name))
+            invalid(
+                "task name",
+                "the store",
+                "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric",
+                repr(name),
+            )
         )
     return name
 
@@ -120,16 +125,20 @@ def check_format(meta: dict[str, Any], where: str) -> None:
 
 def utc_now() -> str:
     """Current UTC time, ISO 8601 with a ``Z``."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def check_vocabulary(values: Any, field: str) -> tuple[str, ...]:
     """Verb or noun names: a non-empty sequence of distinct non-empty strings."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise BackpackError(invalid(field, "Backpack.create", "a sequence of non-empty strings", repr(values)[:80]))
+        raise BackpackError(
+            invalid(field, "Backpack.create", "a sequence of non-empty strings", repr(values)[:80])
+        )
     values = tuple(values)
     if not all(isinstance(v, str) and v for v in values):
-        raise BackpackError(invalid(field, "Backpack.create", "a sequence of non-empty strings", repr(values)[:80]))
+        raise BackpackError(
+            invalid(field, "Backpack.create", "a sequence of non-empty strings", repr(values)[:80])
+        )
     if not values:
         raise BackpackError(invalid(field, "Backpack.create", "at least one name", "none"))
     dupes = sorted({v for v in values if values.count(v) > 1}) if len(set(values)) != len(values) else []

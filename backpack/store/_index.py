@@ -33,10 +33,16 @@ from backpack.store.manifest import IndexSpec
 AUTO_APPROX_THRESHOLD = 200_000
 RECALL_K = 4
 RECALL_TARGET = 0.95
-RECALL_QUERIES = 500  # held-out prototypes: standard error about 0.005 at recall 0.95, cheap next to the build
+RECALL_QUERIES = (
+    500  # held-out prototypes: standard error about 0.005 at recall 0.95, cheap next to the build
+)
 RECALL_Z = 1.645  # one-sided 95%: a rung is accepted when mean - RECALL_Z * stderr >= target
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
-_PARAMS = {"flat": set(), "ivf": {"nlist", "nprobe", "recall_target"}, "hnsw": {"M", "efConstruction", "efSearch", "recall_target"}}
+_PARAMS = {
+    "flat": set(),
+    "ivf": {"nlist", "nprobe", "recall_target"},
+    "hnsw": {"M", "efConstruction", "efSearch", "recall_target"},
+}
 
 BLAS_MIN_QD = 2048  # queries x dim from which the GEMM path is used
 _blas_lock = threading.RLock()
@@ -99,8 +105,15 @@ def exact_held_out(xb: np.ndarray, held: np.ndarray, k: int = RECALL_K) -> np.nd
         return flat.search(xb[held], kk, params=faiss.SearchParameters(sel=sel))[1]
 
 
-def measure_recall(index: Any, kind: str, value: int, xb: np.ndarray, held: np.ndarray,
-                   exact: np.ndarray | None = None, k: int = RECALL_K) -> tuple[float, float]:
+def measure_recall(
+    index: Any,
+    kind: str,
+    value: int,
+    xb: np.ndarray,
+    held: np.ndarray,
+    exact: np.ndarray | None = None,
+    k: int = RECALL_K,
+) -> tuple[float, float]:
     """recall@k of ``index`` (knob at ``value``) on the held-out prototypes, and its standard error.
 
     The rows ``held`` query the index with themselves excluded from the results, so the rest of
@@ -116,8 +129,11 @@ def measure_recall(index: Any, kind: str, value: int, xb: np.ndarray, held: np.n
     if exact is None:
         exact = exact_held_out(xb, held, k)
     sel, _keep = _without(held)
-    params = (faiss.SearchParametersIVF(sel=sel, nprobe=int(value)) if kind == "ivf"
-              else faiss.SearchParametersHNSW(sel=sel, efSearch=int(value)))
+    params = (
+        faiss.SearchParametersIVF(sel=sel, nprobe=int(value))
+        if kind == "ivf"
+        else faiss.SearchParametersHNSW(sel=sel, efSearch=int(value))
+    )
     with blas_path():
         approx = index.search(xb[held], exact.shape[1], params=params)[1]
     per_query = np.array([np.isin(t, a).mean() for a, t in zip(approx, exact)])
@@ -128,16 +144,30 @@ def measure_recall(index: Any, kind: str, value: int, xb: np.ndarray, held: np.n
 def _check_params(kind: str, params: dict[str, Any], where: str) -> None:
     unknown = sorted(set(params) - _PARAMS[kind])
     if unknown:
-        raise BackpackError(invalid("index_params", where, f"a subset of {sorted(_PARAMS[kind])} for {kind!r}", unknown))
+        raise BackpackError(
+            invalid("index_params", where, f"a subset of {sorted(_PARAMS[kind])} for {kind!r}", unknown)
+        )
     for key, value in params.items():
-        ok = isinstance(value, float) and 0 < value <= 1 if key == "recall_target" else (
-            isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+        ok = (
+            isinstance(value, float) and 0 < value <= 1
+            if key == "recall_target"
+            else (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+        )
         if not ok:
-            raise BackpackError(invalid(f"index_params[{key!r}]", where, "a positive integer (recall_target: (0, 1])", repr(value)))
+            raise BackpackError(
+                invalid(
+                    f"index_params[{key!r}]", where, "a positive integer (recall_target: (0, 1])", repr(value)
+                )
+            )
 
 
-def build_index(xb: np.ndarray, kind: str = "auto", params: dict[str, Any] | None = None, where: str = "a task",
-                seed: int = 0) -> tuple[Any, IndexSpec]:
+def build_index(
+    xb: np.ndarray,
+    kind: str = "auto",
+    params: dict[str, Any] | None = None,
+    where: str = "a task",
+    seed: int = 0,
+) -> tuple[Any, IndexSpec]:
     """Build the index over normalised prototypes ``xb`` [P, D]; return it and its manifest spec.
 
     Approximate indexes are tuned by the rule of the module docstring; ``spec.recall_at_k`` is
@@ -153,7 +183,9 @@ def build_index(xb: np.ndarray, kind: str = "auto", params: dict[str, Any] | Non
             index, spec, met = _build_approx(xb, "ivf", {}, where, seed)
             if met:
                 return index, spec
-            return _build_flat(xb), IndexSpec("flat", {"auto_rejected": "ivf", "ivf_recall_at_k": spec.recall_at_k})
+            return _build_flat(xb), IndexSpec(
+                "flat", {"auto_rejected": "ivf", "ivf_recall_at_k": spec.recall_at_k}
+            )
         kind = "flat"
     _check_params(kind, params, where)
     if kind == "flat":
@@ -169,8 +201,9 @@ def _build_flat(xb: np.ndarray) -> Any:
     return index
 
 
-def _build_approx(xb: np.ndarray, kind: str, params: dict[str, Any], where: str,
-                  seed: int) -> tuple[Any, IndexSpec, bool]:
+def _build_approx(
+    xb: np.ndarray, kind: str, params: dict[str, Any], where: str, seed: int
+) -> tuple[Any, IndexSpec, bool]:
     """IVF or HNSW index, its spec, and whether a rung met the target (lower bound >= target)."""
     import faiss
 
@@ -188,7 +221,11 @@ def _build_approx(xb: np.ndarray, kind: str, params: dict[str, Any], where: str,
         # k-means never sees the held-out rows (unless too few rows are left to train nlist lists);
         # 64 points per list train it well enough and bound the build time at 1M.
         pool = np.setdiff1d(np.arange(n), held) if n - len(held) >= nlist else np.arange(n)
-        train = xb[np.sort(rng.choice(pool, size=64 * nlist, replace=False))] if len(pool) > 64 * nlist else xb[pool]
+        train = (
+            xb[np.sort(rng.choice(pool, size=64 * nlist, replace=False))]
+            if len(pool) > 64 * nlist
+            else xb[pool]
+        )
         index.cp.seed = seed
         index.train(train)
         del train
@@ -201,7 +238,11 @@ def _build_approx(xb: np.ndarray, kind: str, params: dict[str, Any], where: str,
         index.hnsw.efConstruction = params.get("efConstruction", 64)
         index.add(xb)
         knob = "efSearch"
-        values = [params["efSearch"]] if "efSearch" in params else [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+        values = (
+            [params["efSearch"]]
+            if "efSearch" in params
+            else [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+        )
         params_out = {"M": m, "efConstruction": index.hnsw.efConstruction}
     exact = exact_held_out(xb, held) if len(held) else None
     recall, met = 1.0, False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backpack.errors import ConflictError, NotFoundError, StoreError, invalid
 from backpack.store import _format as fmt
-from backpack.store._backend import Backend
+from backpack.store.backends.base import Backend
 
 
 def list_tags(backend: Backend) -> dict[str, int]:

@@ -50,7 +50,9 @@ def check_prototypes(x: Any, where: str) -> np.ndarray:
     zero = ~a.any(axis=1)
     if zero.any():
         row = int(np.flatnonzero(zero)[0])
-        raise BackpackError(invalid(f"prototypes[{row}]", where, "a non-zero vector (cosine needs a norm)", "all zeros"))
+        raise BackpackError(
+            invalid(f"prototypes[{row}]", where, "a non-zero vector (cosine needs a norm)", "all zeros")
+        )
     return a
 
 
@@ -65,14 +67,21 @@ def check_keys(x: Any, count: int, n_verbs: int, n_nouns: int, where: str) -> np
         out = (a64[:, col] < 0) | (a64[:, col] >= n)
         if out.any():
             row = int(np.flatnonzero(out)[0])
-            raise BackpackError(invalid(f"keys[{row}]", where, f"{label} in [0, {n}) (the vocabulary)", int(a64[row, col])))
+            raise BackpackError(
+                invalid(f"keys[{row}]", where, f"{label} in [0, {n}) (the vocabulary)", int(a64[row, col]))
+            )
     flat = a64[:, 0] * n_nouns + a64[:, 1]
     uniq, first, counts = np.unique(flat, return_index=True, return_counts=True)
     if (counts > 1).any():
         dup = int(uniq[counts > 1][0])
         rows = np.flatnonzero(flat == dup)[:2].tolist()
         raise BackpackError(
-            invalid("keys", where, "distinct (verb, noun) keys", f"({dup // n_nouns}, {dup % n_nouns}) at rows {rows}")
+            invalid(
+                "keys",
+                where,
+                "distinct (verb, noun) keys",
+                f"({dup // n_nouns}, {dup % n_nouns}) at rows {rows}",
+            )
         )
     return np.ascontiguousarray(a, dtype=np.int32)
 

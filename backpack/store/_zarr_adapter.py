@@ -1,4 +1,4 @@
-"""A zarr ``Store`` over any :class:`~backpack.store._backend.Backend`, rooted at a key prefix.
+"""A zarr ``Store`` over any :class:`~backpack.store.backends.base.Backend`, rooted at a key prefix.
 
 So a new backend only implements whole-key reads/writes and listing; zarr reads and writes
 its arrays through them. Calls are synchronous inside zarr's event loop thread, which is fine
@@ -20,7 +20,7 @@ from backpack.errors import NotFoundError
 if TYPE_CHECKING:
     from zarr.core.buffer import Buffer, BufferPrototype
 
-    from backpack.store._backend import Backend
+    from backpack.store.backends.base import Backend
 
 
 class BackendZarrStore(Store):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from backpack.errors import BackpackError, BundleError, ConflictError, IntegrityError
 from backpack.store import _format as fmt
-from backpack.store._backend import check_key
+from backpack.store.backends.base import check_key
 
 if TYPE_CHECKING:
     from backpack.store.store import Backpack
@@ -30,8 +30,12 @@ _RATIO_FLOOR = 2**20  # small entries (JSON) may compress better than MAX_RATIO
 _COPY = 4 * 2**20
 
 
-def export_bundle(source: Backpack | str | Path, dest: str | Path, versions: list[int | str] | None = None,
-                  overwrite: bool = False) -> Path:
+def export_bundle(
+    source: Backpack | str | Path,
+    dest: str | Path,
+    versions: list[int | str] | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write a store (or only ``versions`` and the tags naming them) as one zip file.
 
     The source is verified first (a bundle never carries damaged data) and the zip is written
@@ -49,7 +53,9 @@ def export_bundle(source: Backpack | str | Path, dest: str | Path, versions: lis
     numbers = bp.versions() if versions is None else sorted({bp.resolve(v) for v in versions})
     problems = bp.verify(numbers)
     if problems:
-        raise IntegrityError(f"Cannot export store {bp.url!r}: {len(problems)} problem(s): " + "; ".join(problems[:5]))
+        raise IntegrityError(
+            f"Cannot export store {bp.url!r}: {len(problems)} problem(s): " + "; ".join(problems[:5])
+        )
     backend = bp.backend
     keys = [fmt.ROOT_KEY]
     paths = sorted({t.path for n in numbers for t in bp.manifest_of(n).tasks.values()})
@@ -62,7 +68,11 @@ def export_bundle(source: Backpack | str | Path, dest: str | Path, versions: lis
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             for key in keys:
                 kind = zipfile.ZIP_DEFLATED if key.endswith(".json") else zipfile.ZIP_STORED
-                zf.writestr(zipfile.ZipInfo(key, date_time=(1980, 1, 1, 0, 0, 0)), backend.read(key), compress_type=kind)
+                zf.writestr(
+                    zipfile.ZipInfo(key, date_time=(1980, 1, 1, 0, 0, 0)),
+                    backend.read(key),
+                    compress_type=kind,
+                )
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -118,20 +128,28 @@ def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, bundle: str
             while chunk := src.read(_COPY):
                 written += len(chunk)
                 if written > info.file_size:  # the header lied: stop before filling the disk
-                    raise BundleError(f"Entry {info.filename!r} of bundle {bundle!r} is larger than declared.")
+                    raise BundleError(
+                        f"Entry {info.filename!r} of bundle {bundle!r} is larger than declared."
+                    )
                 out.write(chunk)
     except BackpackError:
         raise
     except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError, OSError: all "damaged"
-        raise BundleError(f"Entry {info.filename!r} of bundle {bundle!r} is truncated or corrupted: {exc}.") from None
+        raise BundleError(
+            f"Entry {info.filename!r} of bundle {bundle!r} is truncated or corrupted: {exc}."
+        ) from None
     if written != info.file_size:
         raise BundleError(
             f"Entry {info.filename!r} of bundle {bundle!r} is truncated. Expected {info.file_size} bytes. Got {written}."
         )
 
 
-def import_bundle(bundle: str | Path, dest: str | Path, max_total_bytes: int = MAX_TOTAL_BYTES,
-                  storage_options: dict[str, Any] | None = None) -> Backpack:
+def import_bundle(
+    bundle: str | Path,
+    dest: str | Path,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    storage_options: dict[str, Any] | None = None,
+) -> Backpack:
     """Unpack ``bundle`` into a new store at ``dest`` (a directory that does not exist or is empty).
 
     Unpacks into a temp directory next to ``dest``, verifies every checksum, then renames it
@@ -184,11 +202,13 @@ def _unpack_verified(bundle: str | Path, tmp: Path, max_total_bytes: int) -> Non
         raise IntegrityError(f"Bundle {bundle_s!r} failed verification: " + "; ".join(problems[:5]))
 
 
-def _import_remote(bundle: str | Path, dest: str, max_total_bytes: int, storage_options: dict[str, Any] | None) -> Backpack:
+def _import_remote(
+    bundle: str | Path, dest: str, max_total_bytes: int, storage_options: dict[str, Any] | None
+) -> Backpack:
     """Import into object storage: verify locally, then data, manifests (exclusive) and tags."""
     import tempfile
 
-    from backpack.store._backend import open_backend
+    from backpack.store.backends.base import open_backend
     from backpack.store.store import Backpack
 
     with tempfile.TemporaryDirectory(prefix="backpack-import-") as work:

@@ -60,8 +60,12 @@ class StoreDiff:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {
-            "version_a": self.version_a, "version_b": self.version_b, "added": self.added,
-            "removed": self.removed, "changed": [t.to_dict() for t in self.changed], "unchanged": self.unchanged,
+            "version_a": self.version_a,
+            "version_b": self.version_b,
+            "added": self.added,
+            "removed": self.removed,
+            "changed": [t.to_dict() for t in self.changed],
+            "unchanged": self.unchanged,
         }
 
 
@@ -78,7 +82,9 @@ def diff(a: Backpack, b: Backpack) -> StoreDiff:
     for name in sorted(names_a & names_b):
         td = _task_diff(a, b, name)
         (unchanged.append(name) if td is None else changed.append(td))
-    return StoreDiff(a.version, b.version, sorted(names_b - names_a), sorted(names_a - names_b), changed, unchanged)
+    return StoreDiff(
+        a.version, b.version, sorted(names_b - names_a), sorted(names_a - names_b), changed, unchanged
+    )
 
 
 def _task_diff(a: Backpack, b: Backpack, name: str) -> TaskDiff | None:
@@ -98,6 +104,14 @@ def _task_diff(a: Backpack, b: Backpack, name: str) -> TaskDiff | None:
         cos = (pa * pb).sum(1) / (np.linalg.norm(pa, axis=1) * np.linalg.norm(pb, axis=1))
         drift = float(np.mean(1.0 - cos))
     return TaskDiff(
-        name, ea.count, eb.count, ea.dim, eb.dim, same, len(common),
-        len(set(names_b) - set(names_a)), len(set(names_a) - set(names_b)), drift,
+        name,
+        ea.count,
+        eb.count,
+        ea.dim,
+        eb.dim,
+        same,
+        len(common),
+        len(set(names_b) - set(names_a)),
+        len(set(names_a) - set(names_b)),
+        drift,
     )

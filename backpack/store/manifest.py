@@ -22,10 +22,18 @@ from backpack.store._format import (
 )
 
 _ITEMSIZE = {"float32": 4, "int32": 4, "int64": 8, "uint8": 1}
-PROVENANCE_FIELDS = ("checkpoint_sha256", "dataset_fingerprint", "feature_extractor", "backpack_version", "extra")
+PROVENANCE_FIELDS = (
+    "checkpoint_sha256",
+    "dataset_fingerprint",
+    "feature_extractor",
+    "backpack_version",
+    "extra",
+)
 
 
-def _get(d: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str, optional: bool = False) -> Any:
+def _get(
+    d: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str, optional: bool = False
+) -> Any:
     if name not in d:
         if optional:
             return None
@@ -71,7 +79,9 @@ class ArrayEntry:
     def from_dict(cls, d: dict[str, Any], where: str) -> ArrayEntry:
         """Parse and check ``d``; errors name ``where`` and the field."""
         shape = _get(d, "shape", list, where)
-        if not 1 <= len(shape) <= 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        if not 1 <= len(shape) <= 2 or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
+        ):
             raise StoreError(invalid("shape", where, "1 or 2 non-negative integers", shape))
         dtype = _get(d, "dtype", str, where)
         if dtype not in _ITEMSIZE:
@@ -81,7 +91,9 @@ class ArrayEntry:
             raise StoreError(invalid("sha256", where, "64 lowercase hex digits", repr(sha)[:80]))
         entry = cls(tuple(shape), dtype, sha)
         if entry.nbytes > MAX_ARRAY_BYTES:
-            raise StoreError(invalid("shape", where, f"at most {MAX_ARRAY_BYTES} bytes", f"{entry.nbytes} bytes"))
+            raise StoreError(
+                invalid("shape", where, f"at most {MAX_ARRAY_BYTES} bytes", f"{entry.nbytes} bytes")
+            )
         return entry
 
 
@@ -96,7 +108,12 @@ class IndexSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the manifest schema of docs/store-format.md)."""
-        return {"type": self.type, "params": dict(self.params), "recall_at_k": self.recall_at_k, "recall_k": self.recall_k}
+        return {
+            "type": self.type,
+            "params": dict(self.params),
+            "recall_at_k": self.recall_at_k,
+            "recall_k": self.recall_k,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> IndexSpec:
@@ -105,8 +122,12 @@ class IndexSpec:
         if kind not in ("flat", "ivf", "hnsw"):
             raise StoreError(invalid("type", where, "one of ['flat', 'hnsw', 'ivf']", repr(kind)))
         recall = _get(d, "recall_at_k", (int, float), where, optional=True)
-        return cls(kind, dict(_get(d, "params", dict, where)), None if recall is None else float(recall),
-                   _get(d, "recall_k", int, where, optional=True))
+        return cls(
+            kind,
+            dict(_get(d, "params", dict, where)),
+            None if recall is None else float(recall),
+            _get(d, "recall_k", int, where, optional=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -125,8 +146,13 @@ class TaskEntry:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the manifest schema of docs/store-format.md)."""
         return {
-            "name": self.name, "dim": self.dim, "count": self.count, "metric": self.metric,
-            "index": self.index.to_dict(), "path": self.path, "written_in": self.written_in,
+            "name": self.name,
+            "dim": self.dim,
+            "count": self.count,
+            "metric": self.metric,
+            "index": self.index.to_dict(),
+            "path": self.path,
+            "written_in": self.written_in,
             "arrays": {k: v.to_dict() for k, v in self.arrays.items()},
         }
 
@@ -138,7 +164,9 @@ class TaskEntry:
         dim = _bounded_int(d, "dim", where, 1, MAX_DIM)
         count = _bounded_int(d, "count", where, 1, MAX_COUNT)
         if count * dim * 4 > MAX_ARRAY_BYTES:
-            raise StoreError(invalid("count x dim", where, f"at most {MAX_ARRAY_BYTES // 4} floats", count * dim))
+            raise StoreError(
+                invalid("count x dim", where, f"at most {MAX_ARRAY_BYTES // 4} floats", count * dim)
+            )
         metric = _get(d, "metric", str, where)
         if metric != "cosine":
             raise StoreError(invalid("metric", where, "'cosine'", repr(metric)))
@@ -152,12 +180,18 @@ class TaskEntry:
                 raise StoreError(f"Missing array {array_name!r} in {where}.")
             entry = ArrayEntry.from_dict(_get(raw, array_name, dict, where), f"{where}, array {array_name!r}")
             expected = {"prototypes": (count, dim), "keys": (count, 2), "support": (count,)}.get(array_name)
-            if entry.dtype != dtype or (expected is not None and entry.shape != expected) or (
-                array_name == "index" and len(entry.shape) != 1
+            if (
+                entry.dtype != dtype
+                or (expected is not None and entry.shape != expected)
+                or (array_name == "index" and len(entry.shape) != 1)
             ):
                 raise StoreError(
-                    invalid("shape/dtype", f"{where}, array {array_name!r}",
-                            f"{expected or '(n,)'} {dtype}", f"{entry.shape} {entry.dtype}")
+                    invalid(
+                        "shape/dtype",
+                        f"{where}, array {array_name!r}",
+                        f"{expected or '(n,)'} {dtype}",
+                        f"{entry.shape} {entry.dtype}",
+                    )
                 )
             arrays[array_name] = entry
         index = IndexSpec.from_dict(_get(d, "index", dict, where), f"{where}, index")
@@ -184,7 +218,9 @@ class Provenance:
         """Parse and check ``d``; errors name ``where`` and the field."""
         unknown = sorted(set(d) - set(PROVENANCE_FIELDS))
         if unknown:
-            raise StoreError(invalid("provenance fields", where, f"a subset of {list(PROVENANCE_FIELDS)}", unknown))
+            raise StoreError(
+                invalid("provenance fields", where, f"a subset of {list(PROVENANCE_FIELDS)}", unknown)
+            )
         values = {f: _get(d, f, str, where, optional=True) for f in PROVENANCE_FIELDS[:-1]}
         return cls(**values, extra=dict(_get(d, "extra", dict, where, optional=True) or {}))
 
@@ -206,8 +242,12 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the manifest schema of docs/store-format.md)."""
         return {
-            "format": "backpack", "format_version": self.format_version, "version": self.version,
-            "parent": self.parent, "created_at": self.created_at, "message": self.message,
+            "format": "backpack",
+            "format_version": self.format_version,
+            "version": self.version,
+            "parent": self.parent,
+            "created_at": self.created_at,
+            "message": self.message,
             "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
             "vocabulary": {"verbs": list(self.verbs), "nouns": list(self.nouns)},
             "provenance": self.provenance.to_dict(),
@@ -231,8 +271,14 @@ class Manifest:
                 raise StoreError(invalid("name", f"{where}, task {name!r}", repr(name), repr(entry.name)))
             tasks[name] = entry
         return cls(
-            version, parent, _get(d, "created_at", str, where), _get(d, "message", str, where), tasks,
-            verbs, nouns, Provenance.from_dict(_get(d, "provenance", dict, where), f"{where}, provenance"),
+            version,
+            parent,
+            _get(d, "created_at", str, where),
+            _get(d, "message", str, where),
+            tasks,
+            verbs,
+            nouns,
+            Provenance.from_dict(_get(d, "provenance", dict, where), f"{where}, provenance"),
             d["format_version"],
         )
 
@@ -240,5 +286,7 @@ class Manifest:
 def _vocab_list(vocab: dict[str, Any], key: str, where: str) -> list[str]:
     values = _get(vocab, key, list, f"{where}, vocabulary")
     if len(values) > MAX_VOCABULARY or not all(isinstance(v, str) for v in values):
-        raise StoreError(invalid(key, f"{where}, vocabulary", f"at most {MAX_VOCABULARY} strings", f"{len(values)} items"))
+        raise StoreError(
+            invalid(key, f"{where}, vocabulary", f"at most {MAX_VOCABULARY} strings", f"{len(values)} items")
+        )
     return values

@@ -9,12 +9,13 @@ from backpack.errors import BackpackError, ConflictError, NotAStoreError, NotFou
 from backpack.store import _format as fmt
 from backpack.store import _tags as tags
 from backpack.store._format import check_vocabulary, utc_now
-from backpack.store._backend import Backend, open_backend
+from backpack.store.backends.base import Backend, open_backend
 from backpack.store.manifest import Manifest
 
 if TYPE_CHECKING:
     from backpack.store.taskview import TaskView
     from backpack.store.transaction import VersionWriter
+
 
 class Backpack:
     """A versioned store of task prototypes (see docs/store-format.md).
@@ -55,14 +56,18 @@ class Backpack:
         verbs, nouns = check_vocabulary(verbs, "verbs"), check_vocabulary(nouns, "nouns")
         backend = open_backend(path, "a", storage_options)
         root = {
-            "format": fmt.FORMAT_NAME, "format_version": fmt.FORMAT_VERSION, "created_at": utc_now(),
+            "format": fmt.FORMAT_NAME,
+            "format_version": fmt.FORMAT_VERSION,
+            "created_at": utc_now(),
             "vocabulary": {"verbs": list(verbs), "nouns": list(nouns)},
         }
         try:
             backend.create_exclusive(fmt.ROOT_KEY, fmt.dumps(root))
         except ConflictError:
             backend.close()
-            raise ConflictError(f"A store already exists at {str(path)!r}; open it with Backpack.open().") from None
+            raise ConflictError(
+                f"A store already exists at {str(path)!r}; open it with Backpack.open()."
+            ) from None
         return cls(backend, root, None)
 
     @classmethod
@@ -98,8 +103,12 @@ class Backpack:
             where = f"{fmt.ROOT_KEY} of {str(path)!r}"
             fmt.check_format(root, where)
             vocab = root.get("vocabulary")
-            if not isinstance(vocab, dict) or not all(isinstance(vocab.get(k), list) for k in ("verbs", "nouns")):
-                raise StoreError(invalid("vocabulary", where, "{'verbs': [...], 'nouns': [...]}", repr(vocab)[:80]))
+            if not isinstance(vocab, dict) or not all(
+                isinstance(vocab.get(k), list) for k in ("verbs", "nouns")
+            ):
+                raise StoreError(
+                    invalid("vocabulary", where, "{'verbs': [...], 'nouns': [...]}", repr(vocab)[:80])
+                )
             bp = cls(backend, root, None)
             bp._version = bp.resolve(version) if version is not None else bp.latest()
             return bp
@@ -192,7 +201,9 @@ class Backpack:
             return version
         if isinstance(version, str):
             return self._read_tag(version)
-        raise BackpackError(invalid("version", f"store {self.url!r}", "an int, a tag name or 'latest'", repr(version)))
+        raise BackpackError(
+            invalid("version", f"store {self.url!r}", "an int, a tag name or 'latest'", repr(version))
+        )
 
     def manifest_of(self, version: int | str) -> Manifest:
         """The (parsed, checked) manifest of a version."""

@@ -65,7 +65,9 @@ class TaskView:
         cached = self._cache.get(name)
         if cached is None:
             # Remote stores go through the local content-addressed cache (_cache.py); verified either way.
-            cached = cached_read_array(self._bp.backend, self.entry.path, name, self.entry.arrays[name], self._where)
+            cached = cached_read_array(
+                self._bp.backend, self.entry.path, name, self.entry.arrays[name], self._where
+            )
             cached.flags.writeable = False
             self._cache[name] = cached
         return cached

@@ -37,7 +37,9 @@ class VersionWriter:
         The version this one starts from.
     """
 
-    def __init__(self, bp: Backpack, message: str, parent: int | str | None, provenance: dict[str, Any] | None) -> None:
+    def __init__(
+        self, bp: Backpack, message: str, parent: int | str | None, provenance: dict[str, Any] | None
+    ) -> None:
         if not isinstance(message, str):
             raise BackpackError(invalid("message", "new_version", "a string", type(message).__name__))
         from backpack import __version__
@@ -62,8 +64,14 @@ class VersionWriter:
         return list(self._tasks)
 
     def add_task(
-        self, name: str, prototypes: Any, keys: Any, support: Any, index: str = "auto",
-        index_params: dict[str, Any] | None = None, dim: int | None = None,
+        self,
+        name: str,
+        prototypes: Any,
+        keys: Any,
+        support: Any,
+        index: str = "auto",
+        index_params: dict[str, Any] | None = None,
+        dim: int | None = None,
     ) -> TaskEntry:
         """Add task ``name`` (or replace the parent's); its data is written now, under a fresh prefix.
 
@@ -106,7 +114,9 @@ class VersionWriter:
         """Drop task ``name`` (inherited from the parent) from this version."""
         self._check_open()
         if name not in self._tasks:
-            raise NotFoundError(f"Unknown task {name!r} in the new version. Known tasks: {sorted(self._tasks)}.")
+            raise NotFoundError(
+                f"Unknown task {name!r} in the new version. Known tasks: {sorted(self._tasks)}."
+            )
         entry = self._tasks.pop(name)
         if name in self._fresh:
             self._fresh.discard(name)
@@ -120,9 +130,18 @@ class VersionWriter:
         backend = self._bp.backend
         number = (self._bp.latest() or 0) + 1
         for attempt in range(MAX_COMMIT_ATTEMPTS):
-            tasks = {n: replace(t, written_in=number) if n in self._fresh else t for n, t in self._tasks.items()}
+            tasks = {
+                n: replace(t, written_in=number) if n in self._fresh else t for n, t in self._tasks.items()
+            }
             manifest = Manifest(
-                number, self.parent, _utc(), self.message, tasks, self._bp.verbs, self._bp.nouns, self._provenance
+                number,
+                self.parent,
+                _utc(),
+                self.message,
+                tasks,
+                self._bp.verbs,
+                self._bp.nouns,
+                self._provenance,
             )
             payload = fmt.dumps(manifest.to_dict())
             try:

@@ -1,6 +1,6 @@
 """The four Ego4D tasks as temporal graphs: builders, heads, losses, metrics and a registry.
 
-``backpack.tasks.data`` (loading, feature cache, synthetic data) must stay importable without the
+``backpack.data`` (loading, feature cache, synthetic data) must stay importable without the
 model code, so the names below are imported lazily on first access.
 """
 

@@ -27,7 +27,7 @@ def segment_inputs(
     ``rng`` None samples the centre of each sub-segment (evaluation); a generator samples a random
     position inside each (training). Shapes: -> [len(spans), SUB_SEGMENTS, D] float32.
     """
-    from backpack.tasks.data import sample_subsegments
+    from backpack.data import sample_subsegments
 
     feats = ds.features(video_uid)
     rows = [sample_subsegments(feats, lo, hi, n=SUB_SEGMENTS, rng=rng) for lo, hi in spans]

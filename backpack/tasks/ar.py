@@ -56,18 +56,23 @@ class ActionRecognition(MaskedVerbNounTask):
     def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
         samples: list[GraphSample] = []
         for clip in group_by_clip(ds.action_clips(split)):
-            x = segment_inputs(ds, clip[0].video_uid, [(a.start_frame, a.end_frame) for a in clip],
-                               rng if train else None)
+            x = segment_inputs(
+                ds, clip[0].video_uid, [(a.start_frame, a.end_frame) for a in clip], rng if train else None
+            )
             verbs = torch.tensor([a.verb for a in clip], dtype=torch.long)
             nouns = torch.tensor([a.noun for a in clip], dtype=torch.long)
             for start, first in windows(len(clip), self.window):
                 n = min(self.window, len(clip))
                 sl = slice(start, start + n)
                 mask = torch.ones(n, dtype=torch.bool) if train else torch.from_numpy(first)
-                samples.append(GraphSample(
-                    x=x[sl], edges=temporal_edges(n, self.tau), pos=torch.arange(n),
-                    labels={"verb": verbs[sl], "noun": nouns[sl], "mask": mask},
-                ))
+                samples.append(
+                    GraphSample(
+                        x=x[sl],
+                        edges=temporal_edges(n, self.tau),
+                        pos=torch.arange(n),
+                        labels={"verb": verbs[sl], "noun": nouns[sl], "mask": mask},
+                    )
+                )
         return samples
 
     def score(self, logits: dict[str, Tensor], targets: dict[str, Tensor], seed: int = 0) -> dict[str, float]:

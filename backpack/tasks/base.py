@@ -59,15 +59,15 @@ class Task(ABC):
         """Output name -> number of logits, e.g. ``{"verb": 115, "noun": 478}``."""
 
     @abstractmethod
-    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list["GraphSample"]:
+    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
         """Build every graph of ``split`` (uncached; use :meth:`build_samples`)."""
 
     @abstractmethod
-    def units(self, batch: "GraphBatch", h: Tensor) -> Tensor:
+    def units(self, batch: GraphBatch, h: Tensor) -> Tensor:
         """Rows the task predicts from backbone features ``h`` [N, C]. Shapes: -> [M, C]."""
 
     @abstractmethod
-    def targets(self, batch: "GraphBatch") -> dict[str, Tensor]:
+    def targets(self, batch: GraphBatch) -> dict[str, Tensor]:
         """Targets aligned with :meth:`units` rows (extra entries carry what the metrics need)."""
 
     @abstractmethod
@@ -77,7 +77,7 @@ class Task(ABC):
     # ---------------------------------------------------------------- shared behaviour
     def build_samples(
         self, ds: Any, split: str, train: bool, seed: int, limit: int | None = None
-    ) -> list["GraphSample"]:
+    ) -> list[GraphSample]:
         """The graphs of ``split``, built once per (dataset, split, train, seed, limit) and cached.
 
         ``train`` samples sub-segments at random positions (seeded), evaluation at the centre.
@@ -101,7 +101,7 @@ class Task(ABC):
             cache[key] = samples
         return list(cache[key])
 
-    def loss(self, logits: dict[str, Tensor], batch: "GraphBatch") -> Tensor:
+    def loss(self, logits: dict[str, Tensor], batch: GraphBatch) -> Tensor:
         """Sum over the task's outputs of the cross entropy (labels ``-100`` are ignored)."""
         targets = self.targets(batch)
         total = logits[next(iter(logits))].new_zeros(())
@@ -109,14 +109,15 @@ class Task(ABC):
             total = total + F.cross_entropy(value, targets[out], ignore_index=IGNORE_INDEX)
         return total
 
-    def metrics(self, logits: dict[str, Tensor], targets: dict[str, Tensor], seed: int = 0) -> dict[str, float]:
-        """Alias of :meth:`score` (the name docs/design.md uses)."""
-        return self.score(logits, targets, seed)
-
     @torch.no_grad()
     def evaluate(
-        self, model: Any, samples: list["GraphSample"], *, batch_size: int = 32,
-        device: str | torch.device = "cpu", seed: int = 0,
+        self,
+        model: Any,
+        samples: list[GraphSample],
+        *,
+        batch_size: int = 32,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
     ) -> dict[str, float]:
         """Run ``model(task, batch)`` over ``samples`` in order and score the whole split."""
         from backpack.backbone.graph import GraphBatch
@@ -128,7 +129,7 @@ class Task(ABC):
         targets: dict[str, list[Tensor]] = {}
         try:
             for i in range(0, len(samples), batch_size):
-                batch = GraphBatch.collate(samples[i:i + batch_size]).to(device)
+                batch = GraphBatch.collate(samples[i : i + batch_size]).to(device)
                 for k, v in model(self.name, batch).items():
                     logits.setdefault(k, []).append(v.float().cpu())
                 for k, v in self.targets(batch).items():
@@ -154,9 +155,9 @@ def _stable_id(name: str) -> int:
 class MaskedVerbNounTask(Task):
     """A node-level task whose units are the nodes of ``labels['mask']``, each with a verb and a noun."""
 
-    def units(self, batch: "GraphBatch", h: Tensor) -> Tensor:
+    def units(self, batch: GraphBatch, h: Tensor) -> Tensor:
         return h[batch.labels["mask"]]
 
-    def targets(self, batch: "GraphBatch") -> dict[str, Tensor]:
+    def targets(self, batch: GraphBatch) -> dict[str, Tensor]:
         mask = batch.labels["mask"]
         return {"verb": batch.labels["verb"][mask], "noun": batch.labels["noun"][mask]}

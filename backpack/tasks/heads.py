@@ -34,8 +34,11 @@ class TaskHead(nn.Module):
             raise ConfigError(invalid("dropout", "TaskHead", "a value in [0, 1)", dropout))
         self.in_dim, self.feat_dim, self.outputs = in_dim, feat_dim, dict(outputs)
         self.mlp = nn.Sequential(
-            nn.Linear(in_dim, feat_dim), nn.LeakyReLU(0.2), nn.Dropout(dropout),
-            nn.Linear(feat_dim, feat_dim), nn.LeakyReLU(0.2),
+            nn.Linear(in_dim, feat_dim),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Linear(feat_dim, feat_dim),
+            nn.LeakyReLU(0.2),
         )
         self.classifier = nn.ModuleDict({name: nn.Linear(feat_dim, c) for name, c in outputs.items()})
         self.reset_parameters()

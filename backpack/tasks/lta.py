@@ -33,8 +33,15 @@ class LongTermAnticipation(MaskedVerbNounTask):
     level = "node"
     metric_names = ("verb_ed", "noun_ed", "action_ed")
 
-    def __init__(self, observed: int = 2, future: int = 20, train_stride: int = 1, eval_stride: int = 4,
-                 k: int = 5, min_future: int = 10) -> None:
+    def __init__(
+        self,
+        observed: int = 2,
+        future: int = 20,
+        train_stride: int = 1,
+        eval_stride: int = 4,
+        k: int = 5,
+        min_future: int = 10,
+    ) -> None:
         self.observed, self.future, self.k, self.min_future = observed, future, k, min_future
         self.train_stride, self.eval_stride = train_stride, eval_stride
 
@@ -54,21 +61,30 @@ class LongTermAnticipation(MaskedVerbNounTask):
             verbs = torch.tensor([a.verb for a in clip] + pad, dtype=torch.long)
             nouns = torch.tensor([a.noun for a in clip] + pad, dtype=torch.long)
             for s in range(0, len(clip) - n_obs - self.min_future + 1, stride):
-                obs = clip[s:s + n_obs]
-                x_obs = segment_inputs(ds, obs[0].video_uid, [(a.start_frame, a.end_frame) for a in obs],
-                                       rng if train else None)
+                obs = clip[s : s + n_obs]
+                x_obs = segment_inputs(
+                    ds, obs[0].video_uid, [(a.start_frame, a.end_frame) for a in obs], rng if train else None
+                )
                 x = torch.cat([x_obs, x_obs.mean(dim=0, keepdim=True).expand(z, -1, -1)])
                 sl = slice(s, s + n_obs + z)
-                samples.append(GraphSample(
-                    x=x.contiguous(), edges=edges, pos=torch.arange(n_obs + z),
-                    labels={"verb": verbs[sl], "noun": nouns[sl], "mask": mask},
-                ))
+                samples.append(
+                    GraphSample(
+                        x=x.contiguous(),
+                        edges=edges,
+                        pos=torch.arange(n_obs + z),
+                        labels={"verb": verbs[sl], "noun": nouns[sl], "mask": mask},
+                    )
+                )
         return samples
 
     def score(self, logits: dict[str, Tensor], targets: dict[str, Tensor], seed: int = 0) -> dict[str, float]:
         z = self.future
         v, n = logits["verb"], logits["noun"]
         return lta_edit_distances(
-            v.reshape(-1, z, v.shape[-1]), n.reshape(-1, z, n.shape[-1]),
-            targets["verb"].reshape(-1, z), targets["noun"].reshape(-1, z), k=self.k, seed=seed,
+            v.reshape(-1, z, v.shape[-1]),
+            n.reshape(-1, z, n.shape[-1]),
+            targets["verb"].reshape(-1, z),
+            targets["noun"].reshape(-1, z),
+            k=self.k,
+            seed=seed,
         )

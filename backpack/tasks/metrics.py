@@ -79,8 +79,12 @@ def _as_items(seq: Tensor) -> list[object]:
 
 
 def lta_edit_distances(
-    verb_logits: Tensor, noun_logits: Tensor, verb_truth: Tensor, noun_truth: Tensor,
-    k: int = 5, seed: int = 0,
+    verb_logits: Tensor,
+    noun_logits: Tensor,
+    verb_truth: Tensor,
+    noun_truth: Tensor,
+    k: int = 5,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Verb, noun and action edit distances of LTA predictions.
 
@@ -99,9 +103,7 @@ def lta_edit_distances(
     }
 
 
-def pnr_localisation_error(
-    scores: Tensor, centres: Tensor, truth_frames: Tensor, fps: float = 30.0
-) -> float:
+def pnr_localisation_error(scores: Tensor, centres: Tensor, truth_frames: Tensor, fps: float = 30.0) -> float:
     """Mean |centre frame of the best-scoring node - true PNR frame| / fps, in seconds.
 
     Shapes: scores [G, n] (one score per node), centres [G, n] (centre frame of each node),

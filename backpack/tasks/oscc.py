@@ -46,10 +46,14 @@ class StateChangeClassification(Task):
         for clip in ds.state_clips(split):
             spans = split_frames(clip.start_frame, clip.end_frame, self.nodes)
             x = segment_inputs(ds, clip.video_uid, spans, rng if train else None)
-            samples.append(GraphSample(
-                x=x, edges=edges, pos=torch.arange(self.nodes),
-                labels={"state": torch.tensor(int(bool(clip.state_change)), dtype=torch.long)},
-            ))
+            samples.append(
+                GraphSample(
+                    x=x,
+                    edges=edges,
+                    pos=torch.arange(self.nodes),
+                    labels={"state": torch.tensor(int(bool(clip.state_change)), dtype=torch.long)},
+                )
+            )
         return samples
 
     def units(self, batch: GraphBatch, h: Tensor) -> Tensor:

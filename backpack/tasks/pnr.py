@@ -43,19 +43,25 @@ class PointOfNoReturn(Task):
                 continue
             spans = split_frames(clip.start_frame, clip.end_frame, self.nodes)
             # the node containing the frame; frames outside the clip go to the nearest end node
-            hit = next((i for i, (lo, hi) in enumerate(spans) if lo <= clip.pnr_frame < hi),
-                       0 if clip.pnr_frame < spans[0][0] else self.nodes - 1)
+            hit = next(
+                (i for i, (lo, hi) in enumerate(spans) if lo <= clip.pnr_frame < hi),
+                0 if clip.pnr_frame < spans[0][0] else self.nodes - 1,
+            )
             target = torch.zeros(self.nodes)
             target[hit] = 1.0
             x = segment_inputs(ds, clip.video_uid, spans, rng if train else None)
-            samples.append(GraphSample(
-                x=x, edges=edges, pos=torch.arange(self.nodes),
-                labels={
-                    "pnr": target,
-                    "centre": torch.tensor([(lo + hi) / 2 for lo, hi in spans], dtype=torch.float64),
-                    "frame": torch.full((self.nodes,), int(clip.pnr_frame), dtype=torch.long),
-                },
-            ))
+            samples.append(
+                GraphSample(
+                    x=x,
+                    edges=edges,
+                    pos=torch.arange(self.nodes),
+                    labels={
+                        "pnr": target,
+                        "centre": torch.tensor([(lo + hi) / 2 for lo, hi in spans], dtype=torch.float64),
+                        "frame": torch.full((self.nodes,), int(clip.pnr_frame), dtype=torch.long),
+                    },
+                )
+            )
         return samples
 
     def units(self, batch: GraphBatch, h: Tensor) -> Tensor:
@@ -70,7 +76,11 @@ class PointOfNoReturn(Task):
 
     def score(self, logits: dict[str, Tensor], targets: dict[str, Tensor], seed: int = 0) -> dict[str, float]:
         n = self.nodes
-        return {"loc_error_s": pnr_localisation_error(
-            logits["pnr"].reshape(-1, n), targets["centre"].reshape(-1, n),
-            targets["frame"].reshape(-1, n)[:, 0], fps=self.fps,
-        )}
+        return {
+            "loc_error_s": pnr_localisation_error(
+                logits["pnr"].reshape(-1, n),
+                targets["centre"].reshape(-1, n),
+                targets["frame"].reshape(-1, n)[:, 0],
+                fps=self.fps,
+            )
+        }

@@ -1,13 +1,21 @@
-"""Task registry: tasks are looked up by name (``get_task("ar")``), timm style."""
+"""Task registry: tasks are looked up by name (``get_task("ar")``), timm style.
+
+A leaf module: it imports no task. Each task module registers its class with :func:`register_task`
+when imported; the built-in ones are imported by name on the first look-up.
+"""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import importlib
+from typing import TYPE_CHECKING, TypeVar
 
 from backpack.errors import ConfigError
-from backpack.tasks.base import Task
 
-T = TypeVar("T", bound=type[Task])
+if TYPE_CHECKING:
+    from backpack.tasks.base import Task
+
+T = TypeVar("T", bound=type)
+BUILTIN_TASK_MODULES = ("backpack.tasks.ar", "backpack.tasks.lta", "backpack.tasks.oscc", "backpack.tasks.pnr")
 
 _REGISTRY: dict[str, type[Task]] = {}
 _INSTANCES: dict[str, Task] = {}
@@ -23,8 +31,8 @@ def register_task(cls: T) -> T:
 
 
 def _load_builtin() -> None:
-    # importing the modules runs their @register_task decorators
-    from backpack.tasks import ar, lta, oscc, pnr  # noqa: F401
+    for module in BUILTIN_TASK_MODULES:  # importing a module runs its @register_task decorator
+        importlib.import_module(module)
 
 
 def list_tasks() -> list[str]:
@@ -61,5 +69,3 @@ def parse_tasks(spec: str | list[str] | tuple[str, ...]) -> list[str]:
         if n not in out:
             out.append(n)
     return out
-
-

@@ -1,28 +1,24 @@
-"""Multi-task training, evaluation, run folders and checkpoints.
-
-Names are imported lazily so that ``import backpack.training.run`` (used by the CLI to check a run
-folder) stays light.
+"""Deprecated: the multi-task model moved to :mod:`backpack.models`, training, evaluation, run folders
+and checkpoints to :mod:`backpack.pipeline`. The old names keep working, with a
+``DeprecationWarning``, until 0.3.
 """
 
 from __future__ import annotations
 
-from backpack._lazy import lazy_getattr
+from backpack._lazy import deprecated_getattr
 
-_LAZY = {
-    "MultiTaskModel": "backpack.training.model",
-    "build_model": "backpack.training.model",
-    "RunConfig": "backpack.training.run",
-    "Run": "backpack.training.run",
-    "load_run": "backpack.training.run",
-    "save_checkpoint": "backpack.training.checkpoint",
-    "load_checkpoint": "backpack.training.checkpoint",
-    "fit": "backpack.training.trainer",
-    "evaluate_model": "backpack.training.evaluate",
-    "evaluate_run": "backpack.training.evaluate",
-    "train_run": "backpack.training.api",
+_MOVED = {
+    "MultiTaskModel": "backpack.models.multitask",
+    "build_model": "backpack.models.multitask",
+    "RunConfig": "backpack.pipeline.runs",
+    "Run": "backpack.pipeline.runs",
+    "load_run": "backpack.pipeline.runs",
+    "save_checkpoint": "backpack.pipeline.checkpoint",
+    "load_checkpoint": "backpack.pipeline.checkpoint",
+    "fit": "backpack.pipeline.trainer",
+    "evaluate_model": "backpack.pipeline.evaluate",
+    "evaluate_run": "backpack.pipeline.evaluate",
+    "train_run": "backpack.pipeline.train",
 }
 
-__all__ = sorted(_LAZY)
-
-
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__getattr__ = deprecated_getattr(__name__, _MOVED, removed_in="0.3")

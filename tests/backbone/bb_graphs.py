@@ -14,7 +14,11 @@ from backpack.backbone import GraphBatch, GraphSample, dgl_available
 def chain_edges(n: int) -> torch.Tensor:
     """Previous/next edges of a chain of n nodes (AR, OSCC, PNR), both directions."""
     a = torch.arange(n - 1)
-    return torch.stack((torch.cat((a, a + 1)), torch.cat((a + 1, a)))) if n > 1 else torch.zeros(2, 0, dtype=torch.long)
+    return (
+        torch.stack((torch.cat((a, a + 1)), torch.cat((a + 1, a))))
+        if n > 1
+        else torch.zeros(2, 0, dtype=torch.long)
+    )
 
 
 def lta_edges(observed: int = 2, future: int = 20) -> torch.Tensor:
@@ -27,7 +31,9 @@ def lta_edges(observed: int = 2, future: int = 20) -> torch.Tensor:
 
 
 def make_sample(gen: torch.Generator, n: int, edges: torch.Tensor, dim: int = 8, sub: int = 3) -> GraphSample:
-    return GraphSample(torch.randn(n, sub, dim, generator=gen), edges, labels={"y": torch.randint(0, 5, (n,), generator=gen)})
+    return GraphSample(
+        torch.randn(n, sub, dim, generator=gen), edges, labels={"y": torch.randint(0, 5, (n,), generator=gen)}
+    )
 
 
 def mixed_samples(seed: int = 0, dim: int = 8, sub: int = 3) -> list[GraphSample]:

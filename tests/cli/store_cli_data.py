@@ -70,4 +70,3 @@ def assert_usage_error(result: Result, *fragments: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     for fragment in fragments:
         assert fragment in lines[0]
-

@@ -7,11 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from store_cli_data import NOUNS, TASKS, VERBS, assert_usage_error, make_task, run, run_json
-from store_cli_data import pristine, store  # noqa: F401  (fixtures)
 
 from backpack.cli.main import COMMANDS
 from backpack.store import Backpack
+from tests.cli.store_cli_data import (  # noqa: F401  (fixtures)
+    NOUNS,
+    TASKS,
+    VERBS,
+    assert_usage_error,
+    make_task,
+    pristine,
+    run,
+    run_json,
+    store,
+)
 
 STORE_COMMANDS = sorted(n for n, t in COMMANDS.items() if t.startswith("backpack.cli.store_cmds:"))
 
@@ -44,12 +53,19 @@ def test_inspect_json_figures(pristine: Path) -> None:
         assert t["coverage"]["verbs"] == len(set(data["keys"][:, 0].tolist()))
         assert t["coverage"]["nouns"] == len(set(data["keys"][:, 1].tolist()))
         sup = data["support"]
-        assert t["support"] == {"min": int(sup.min()), "median": float(np.median(sup)), "max": int(sup.max()),
-                                "total": int(sup.sum())}
+        assert t["support"] == {
+            "min": int(sup.min()),
+            "median": float(np.median(sup)),
+            "max": int(sup.max()),
+            "total": int(sup.sum()),
+        }
         assert t["index"]["type"] == "flat" and t["bytes"] > 0
     assert tasks["ar"]["written_in"] == 2 and tasks["lta"]["written_in"] == 1
     all_keys = np.concatenate([TASKS["ar2"]["keys"], TASKS["lta"]["keys"]])
-    assert s["coverage"] == {"verbs": len(set(all_keys[:, 0].tolist())), "nouns": len(set(all_keys[:, 1].tolist()))}
+    assert s["coverage"] == {
+        "verbs": len(set(all_keys[:, 0].tolist())),
+        "nouns": len(set(all_keys[:, 1].tolist())),
+    }
 
 
 @pytest.mark.parametrize("ref", [["@1"], ["@stable"], ["", "--version", "1"], ["", "--version", "stable"]])
@@ -83,7 +99,7 @@ def test_inspect_plot(pristine: Path, tmp_path: Path) -> None:
 
 
 def test_similarity_matrix_is_verb_sorted_cosine() -> None:
-    from backpack.cli._store_report import similarity_matrix
+    from backpack.pipeline.report import similarity_matrix
 
     data = make_task(9, 30, 6)
     sim, keys = similarity_matrix(data["prototypes"], data["keys"], limit=25)
@@ -97,7 +113,11 @@ def test_log(pristine: Path) -> None:
     entries = run_json("log", pristine)["versions"]
     assert [e["version"] for e in entries] == [2, 1]
     assert entries[1] | {"created_at": None} == {
-        "version": 1, "parent": None, "created_at": None, "message": "first", "tasks": {"ar": 30, "lta": 20},
+        "version": 1,
+        "parent": None,
+        "created_at": None,
+        "message": "first",
+        "tasks": {"ar": 30, "lta": 20},
         "tags": ["stable"],
     }
     text = run("log", pristine).stdout
@@ -133,14 +153,23 @@ def test_tag_with_store_shorthand(store: Path) -> None:
 
 
 def test_verify_ok(pristine: Path) -> None:
-    assert run_json("verify", pristine) == {"store": str(pristine), "versions": [1, 2], "ok": True, "problems": []}
+    assert run_json("verify", pristine) == {
+        "store": str(pristine),
+        "versions": [1, 2],
+        "ok": True,
+        "problems": [],
+    }
     assert run_json("verify", f"{pristine}@stable")["versions"] == [1]
     assert run("verify", pristine).stdout.strip().endswith("ok: checked 2 version(s)")
 
 
 def _flip_chunk(store: Path, task: str, version: int, array: str = "prototypes") -> None:
     path = Backpack.open(store).manifest_of(version).tasks[task].path
-    chunk = next(p for p in (store / path / array).rglob("*") if p.is_file() and "c" in p.relative_to(store / path / array).parts)
+    chunk = next(
+        p
+        for p in (store / path / array).rglob("*")
+        if p.is_file() and "c" in p.relative_to(store / path / array).parts
+    )
     raw = bytearray(chunk.read_bytes())
     raw[len(raw) // 2] ^= 0x10
     chunk.write_bytes(bytes(raw))

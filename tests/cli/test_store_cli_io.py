@@ -10,10 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from store_cli_data import NOUNS, TASKS, VERBS, assert_usage_error, build_store, run, run_json
-from store_cli_data import pristine, store  # noqa: F401  (fixtures)
 
 from backpack.store import Backpack
+from tests.cli.store_cli_data import (  # noqa: F401  (fixtures)
+    NOUNS,
+    TASKS,
+    VERBS,
+    assert_usage_error,
+    build_store,
+    pristine,
+    run,
+    run_json,
+    store,
+)
 
 
 def test_export_import_round_trip(pristine: Path, tmp_path: Path) -> None:
@@ -21,7 +30,9 @@ def test_export_import_round_trip(pristine: Path, tmp_path: Path) -> None:
     assert out["versions"] == [1, 2] and out["bytes"] == (tmp_path / "all.zip").stat().st_size
     imported = run_json("import", tmp_path / "all.zip", tmp_path / "copy")
     assert imported["versions"] == [1, 2] and imported["tags"] == {"stable": 1}
-    np.testing.assert_array_equal(Backpack.open(tmp_path / "copy").task("ar").prototypes, TASKS["ar2"]["prototypes"])
+    np.testing.assert_array_equal(
+        Backpack.open(tmp_path / "copy").task("ar").prototypes, TASKS["ar2"]["prototypes"]
+    )
     one = run_json("export", pristine, tmp_path / "one.zip", "--version", "1")
     assert one["versions"] == [1] and Backpack.open(tmp_path / "one.zip").versions() == [1]
     assert run_json("inspect", tmp_path / "one.zip")["tags"] == {"stable": 1}
@@ -125,10 +136,26 @@ def test_newer_format_version(store: Path) -> None:
 def test_storage_option_values() -> None:
     from backpack.cli._store_args import parse_storage_options
 
-    opts = parse_storage_options(("anon=TRUE", "use_ssl=false", "max_concurrency=4", "key=1234", "secret=0x9",
-                                  'client_kwargs={"region_name": "eu-west-1"}', "endpoint_url=http://h:1/p=q"))
-    assert opts == {"anon": True, "use_ssl": False, "max_concurrency": 4, "key": "1234", "secret": "0x9",
-                    "client_kwargs": {"region_name": "eu-west-1"}, "endpoint_url": "http://h:1/p=q"}
+    opts = parse_storage_options(
+        (
+            "anon=TRUE",
+            "use_ssl=false",
+            "max_concurrency=4",
+            "key=1234",
+            "secret=0x9",
+            'client_kwargs={"region_name": "eu-west-1"}',
+            "endpoint_url=http://h:1/p=q",
+        )
+    )
+    assert opts == {
+        "anon": True,
+        "use_ssl": False,
+        "max_concurrency": 4,
+        "key": "1234",
+        "secret": "0x9",
+        "client_kwargs": {"region_name": "eu-west-1"},
+        "endpoint_url": "http://h:1/p=q",
+    }
     assert parse_storage_options(()) is None
 
 
@@ -137,7 +164,9 @@ def test_storage_option_bad_json(pristine: Path) -> None:
 
 
 @pytest.mark.s3
-def test_s3_store_through_storage_options(s3_url: str, s3_storage_options: dict[str, str], tmp_path: Path) -> None:
+def test_s3_store_through_storage_options(
+    s3_url: str, s3_storage_options: dict[str, str], tmp_path: Path
+) -> None:
     run_json("export", build_store(tmp_path / "src"), tmp_path / "b.zip")
     opts = [x for k, v in s3_storage_options.items() for x in ("--storage-option", f"{k}={v}")]
     assert run_json("import", tmp_path / "b.zip", s3_url, *opts)["versions"] == [1, 2]
@@ -151,10 +180,21 @@ def test_s3_store_through_storage_options(s3_url: str, s3_storage_options: dict[
 @pytest.mark.parametrize("argv", [["inspect", "{s}", "--json"], ["verify", "{s}"]])
 def test_store_commands_never_import_torch_or_dgl(pristine: Path, argv: list[str]) -> None:
     """A real process with -X importtime: every module it imports is listed on stderr."""
-    cmd = [sys.executable, "-X", "importtime", "-m", "backpack.cli.main", *[a.format(s=pristine) for a in argv]]
+    cmd = [
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "backpack.cli.main",
+        *[a.format(s=pristine) for a in argv],
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    modules = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    modules = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert {"backpack.store.store", "numpy"} <= modules  # the listing works
     heavy = sorted(m for m in modules if m.split(".")[0] in ("torch", "dgl"))
     assert heavy == [], heavy

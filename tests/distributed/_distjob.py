@@ -1,7 +1,7 @@
 """What each torchrun worker of the distributed tests runs (not collected: no ``test_`` prefix).
 
 ``python _distjob.py SCENARIO OUT [ARGS...]``; rank 0 writes ``OUT/result.json``. Failures are
-reported through :func:`backpack.distributed.worker.run_as_rank`, like the real CLI worker.
+reported through :func:`backpack.cli.worker.run_as_rank`, like the real CLI worker.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from backpack.distributed.worker import exit_now, run_as_rank
+from backpack.cli.worker import exit_now, run_as_rank
 
 TRAIN_OPTIONS = dict(epochs=2, hidden=32, layers=1, feat_dim=16, dropout=0.0, lr=3e-3, batch_size=8, seed=0)
 
@@ -63,7 +63,8 @@ def _forbid_writes(*roots: str) -> None:
         if event == "open":
             path, mode, flags = args
             writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(flags, int) and flags & write_flags)
+                isinstance(flags, int) and flags & write_flags
+            )
             if writing and inside(path):
                 raise PermissionError(f"rank != 0 tried to write {path!r}")
         elif event in ("os.rename", "os.replace", "os.remove", "os.mkdir", "os.link", "os.rmdir"):
@@ -76,7 +77,7 @@ def _forbid_writes(*roots: str) -> None:
 def train(data: str, run_dir: str, fail_steps: str = "0") -> dict:
     """``train_run`` on ``data`` into ``run_dir`` (rank 1 crashes after ``fail_steps`` steps if > 0)."""
     from backpack.distributed import world_size
-    from backpack.training.api import train_run
+    from backpack.pipeline.train import train_run
 
     if int(fail_steps):
         _fail_after(int(fail_steps), on_rank=1)
@@ -87,10 +88,10 @@ def train(data: str, run_dir: str, fail_steps: str = "0") -> dict:
 
 def build(run_dir: str, data: str, store: str) -> dict:
     """``build_prototypes`` of ``run_dir`` into ``store`` (tagged ``dist``)."""
+    from backpack.data import Ego4DDataset
     from backpack.distributed import world_size
-    from backpack.learner.build import build_prototypes
-    from backpack.tasks.data import Ego4DDataset
-    from backpack.training.run import load_run
+    from backpack.pipeline.build import build_prototypes
+    from backpack.pipeline.runs import load_run
 
     _forbid_writes(run_dir, store)
     version = build_prototypes(load_run(run_dir), Ego4DDataset(data), store, tag="dist", progress=False)
@@ -100,9 +101,10 @@ def build(run_dir: str, data: str, store: str) -> dict:
 def build_fail(run_dir: str, data: str, store: str) -> dict:
     """``build`` where rank 1 crashes while forwarding its shard (before the all-reduce)."""
     from backpack.distributed import rank
-    from backpack.learner.accumulator import PrototypeAccumulator
+    from backpack.models.accumulator import PrototypeAccumulator
 
     if rank() == 1:
+
         def failing(self, *a, **k):  # type: ignore[no-untyped-def]
             raise RuntimeError("injected failure while forwarding")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,13 +39,15 @@ def make_views() -> Callable[..., dict[str, ExactView]]:
     return make
 
 
-TINY = dict(dim=16, num_verbs=4, num_nouns=6, lta_videos=(3, 2), oscc_clips=(24, 12), video_seconds=(90.0, 110.0))
+TINY = dict(
+    dim=16, num_verbs=4, num_nouns=6, lta_videos=(3, 2), oscc_clips=(24, 12), video_seconds=(90.0, 110.0)
+)
 
 
 @pytest.fixture(scope="session")
 def tiny_size() -> Any:
     """A SyntheticConfig small enough for tests (seconds), with LTA clips long enough for samples."""
-    from backpack.tasks.data import SyntheticConfig
+    from backpack.data import SyntheticConfig
 
     return SyntheticConfig(**TINY)
 
@@ -53,12 +55,16 @@ def tiny_size() -> Any:
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny synthetic data, a 1-epoch multi-task run (ar, lta, pnr) and a store built from it."""
-    from backpack.learner.build import build_prototypes
-    from backpack.tasks.data import Ego4DDataset, SyntheticConfig, write_synthetic
-    from backpack.training import load_run, train_run
+    from backpack.data import Ego4DDataset, SyntheticConfig, write_synthetic
+    from backpack.pipeline import load_run, train_run
+    from backpack.pipeline.build import build_prototypes
 
     root = tmp_path_factory.mktemp("learner")
     data = write_synthetic(root / "data", seed=0, size=SyntheticConfig(**TINY))
-    train_run(data, "ar,lta,pnr", root / "mtl", epochs=1, hidden=32, feat_dim=16, device="cpu", progress=False)
-    build_prototypes(load_run(root / "mtl"), Ego4DDataset(data), str(root / "store"), tag="v1", progress=False)
+    train_run(
+        data, "ar,lta,pnr", root / "mtl", epochs=1, hidden=32, feat_dim=16, device="cpu", progress=False
+    )
+    build_prototypes(
+        load_run(root / "mtl"), Ego4DDataset(data), str(root / "store"), tag="v1", progress=False
+    )
     return {"root": root, "data": data, "mtl": root / "mtl", "store": root / "store"}

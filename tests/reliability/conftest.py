@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from rel_common import ForkServer
+
+from tests.reliability.rel_common import ForkServer
 
 
 @pytest.fixture(scope="session")

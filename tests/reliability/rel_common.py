@@ -68,7 +68,9 @@ def content_problems(bp: Backpack, versions: list[int] | None = None) -> list[st
             continue
         for name, (p, k, s) in expected.items():
             t = view.task(name)
-            if not (np.array_equal(t.prototypes, p) and np.array_equal(t.keys, k) and np.array_equal(t.support, s)):
+            if not (
+                np.array_equal(t.prototypes, p) and np.array_equal(t.keys, k) and np.array_equal(t.support, s)
+            ):
                 problems.append(f"version {number}, task {name!r}: arrays differ from seed {extra['seed']}")
     return problems
 
@@ -85,8 +87,11 @@ def snapshot(root: str | Path) -> dict[str, str]:
 
 def listed_snapshot(root: str | Path) -> dict[str, str]:
     """:func:`snapshot` without the temp files a killed writer may leave (never listed by the store)."""
-    return {k: v for k, v in snapshot(root).items()
-            if not any(part.startswith(".tmp-") or part.endswith(".partial") for part in k.split("/"))}
+    return {
+        k: v
+        for k, v in snapshot(root).items()
+        if not any(part.startswith(".tmp-") or part.endswith(".partial") for part in k.split("/"))
+    }
 
 
 def worker_env() -> dict[str, str]:
@@ -101,14 +106,26 @@ def worker_env() -> dict[str, str]:
 
 def start_worker(*args: str, **kw: Any) -> subprocess.Popen:
     """Start ``rel_worker.py`` with ``args`` (stdout piped, line-buffered text)."""
-    return subprocess.Popen([sys.executable, "-u", str(WORKER), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=worker_env(), **kw)
+    return subprocess.Popen(
+        [sys.executable, "-u", str(WORKER), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=worker_env(),
+        **kw,
+    )
 
 
 def run_worker(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess:
     """Run ``rel_worker.py`` with ``args`` to the end."""
-    return subprocess.run([sys.executable, "-u", str(WORKER), *args], capture_output=True, text=True,
-                          env=worker_env(), timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-u", str(WORKER), *args],
+        capture_output=True,
+        text=True,
+        env=worker_env(),
+        timeout=timeout,
+        **kw,
+    )
 
 
 def wait_ready(proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -127,8 +144,13 @@ class ForkServer:
     """Client of ``rel_worker.py serve``: run commands in forked, killable children."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-u", str(WORKER), "serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=worker_env())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", str(WORKER), "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=worker_env(),
+        )
         wait_ready(self.proc)
 
     def run(self, *words: object) -> tuple[int, list[str]]:

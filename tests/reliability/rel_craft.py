@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import stat
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-from rel_common import new_store, publish
 
 from backpack.store._arrays import sha256_of
+from tests.reliability.rel_common import new_store, publish
 
 
 def valid_bundle(tmp: Path, name: str = "good.zip") -> Path:
@@ -23,8 +24,13 @@ def valid_bundle(tmp: Path, name: str = "good.zip") -> Path:
     return bp.export(tmp / name)
 
 
-def rewrite_zip(src: Path, dst: Path, edit: Callable[[str, bytes], bytes | None] | None = None,
-                extra: list[tuple[zipfile.ZipInfo | str, bytes]] = (), method: int = zipfile.ZIP_STORED) -> Path:
+def rewrite_zip(
+    src: Path,
+    dst: Path,
+    edit: Callable[[str, bytes], bytes | None] | None = None,
+    extra: list[tuple[zipfile.ZipInfo | str, bytes]] = (),
+    method: int = zipfile.ZIP_STORED,
+) -> Path:
     """Copy ``src`` to ``dst``; ``edit(name, data)`` returns new bytes or ``None`` to drop the entry."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", allowZip64=True) as zout:
         for info in zin.infolist():

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from backpack.store import Backpack, import_bundle
-from rel_common import content_problems, publish
-from rel_faults import FaultyDisk
+from tests.reliability.rel_common import content_problems, publish
+from tests.reliability.rel_faults import FaultyDisk
 
 
 def say(*parts: object) -> None:
@@ -77,8 +77,18 @@ def load_reader(store: str, seconds: float, out: Any) -> None:
         reads += 1
         seen.add(number)
         bad += [f"version {number}: {p}" for p in problems]
-    out.write(json.dumps({"reads": reads, "bad": bad[:10], "n_bad": len(bad), "latencies": latencies,
-                          "distinct": len(seen)}) + "\n")
+    out.write(
+        json.dumps(
+            {
+                "reads": reads,
+                "bad": bad[:10],
+                "n_bad": len(bad),
+                "latencies": latencies,
+                "distinct": len(seen),
+            }
+        )
+        + "\n"
+    )
 
 
 def _loop(kind: str, log: Any, args: list[str]) -> None:
@@ -121,7 +131,13 @@ def _child(words: list[str]) -> None:
         if cmd == "count":
             say("OPS", len(disk.ops))
     elif cmd == "load":  # load STORE WRITERS READERS SECONDS OUTDIR: fork them all, wait for all
-        store, writers, readers, seconds, outdir = words[1], int(words[2]), int(words[3]), float(words[4]), words[5]
+        store, writers, readers, seconds, outdir = (
+            words[1],
+            int(words[2]),
+            int(words[3]),
+            float(words[4]),
+            words[5],
+        )
         pids = []
         for i in range(writers + readers):
             pid = os.fork()

@@ -21,7 +21,9 @@ NOUNS = [f"n{i}" for i in range(30)]
 TASKS = ("ar", "lta", "oscc", "pnr")
 
 
-def make_four_task_store(url: str, storage_options: dict[str, Any] | None, count: int = 300, dim: int = 64) -> dict:
+def make_four_task_store(
+    url: str, storage_options: dict[str, Any] | None, count: int = 300, dim: int = 64
+) -> dict:
     """A store with one version of 4 tasks; returns {task: prototypes} for checking search results."""
     from backpack.store import Backpack
 

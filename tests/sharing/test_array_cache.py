@@ -104,7 +104,9 @@ def test_default_cache_follows_the_environment(tmp_path: Path, monkeypatch: pyte
     assert default_cache().root == tmp_path / "xdg" / "backpack" / "arrays"  # type: ignore[union-attr]
 
 
-def test_only_remote_backends_are_cached(tmp_path: Path, arr: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_remote_backends_are_cached(
+    tmp_path: Path, arr: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from backpack.store import Backpack, open_backend
 
     monkeypatch.setenv("BACKPACK_CACHE_DIR", str(tmp_path / "cache"))

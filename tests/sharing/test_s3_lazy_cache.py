@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _sharing_stores import TASKS, make_four_task_store, make_task_arrays
+from tests.sharing._sharing_stores import TASKS, make_four_task_store, make_task_arrays
 
 pytestmark = pytest.mark.s3
 
@@ -36,7 +36,9 @@ def four_task_store(counting_s3, cache_dir: Path):  # type: ignore[no-untyped-de
     return url, protos
 
 
-def test_open_reads_only_json_and_arrays_come_on_first_use(counting_s3, four_task_store, cache_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_open_reads_only_json_and_arrays_come_on_first_use(
+    counting_s3, four_task_store, cache_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
     from backpack.store import Backpack
 
     url, protos = four_task_store
@@ -102,7 +104,9 @@ def test_cache_is_keyed_by_content_not_by_name(counting_s3, four_task_store, cac
     assert counting_s3.log.data_requests() == []
 
 
-def test_without_the_cache_every_open_downloads_again(counting_s3, four_task_store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_without_the_cache_every_open_downloads_again(
+    counting_s3, four_task_store, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     from backpack.store import Backpack
 
     monkeypatch.setenv("BACKPACK_CACHE_DIR", "off")

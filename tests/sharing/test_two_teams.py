@@ -33,36 +33,66 @@ def _cli(args: list[str], cache: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 
 @pytest.fixture(scope="module")
 def sharing_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from backpack.tasks.data import SIZES, write_synthetic
-    from backpack.tasks.data.synthetic import with_overrides
+    from backpack.data import SIZES, write_synthetic
+    from backpack.data.synthetic import with_overrides
 
-    cfg = with_overrides(SIZES["small"], dim=32, lta_videos=(8, 3), oscc_clips=(48, 24), video_seconds=(60.0, 90.0))
+    cfg = with_overrides(
+        SIZES["small"], dim=32, lta_videos=(8, 3), oscc_clips=(48, 24), video_seconds=(60.0, 90.0)
+    )
     return Path(write_synthetic(tmp_path_factory.mktemp("sharing-data") / "data", seed=0, size=cfg))
 
 
-def test_two_teams_share_a_store_on_s3(sharing_data: Path, s3_url: str, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from backpack.learner.build import file_sha256
+def test_two_teams_share_a_store_on_s3(
+    sharing_data: Path, s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backpack.pipeline.build import file_sha256
     from backpack.store import Backpack
 
     data, team_a, team_b = str(sharing_data), tmp_path / "team-a", tmp_path / "team-b"
     # Team A: a multi-task run, its prototypes published and tagged v1 on the bucket.
-    _cli(["train", "--data", data, "--tasks", "ar,lta", "--out", str(team_a / "mtl"), "--epochs", "1", *TINY],
-         team_a / "cache", monkeypatch)
-    built = _cli(["build", str(team_a / "mtl"), "--data", data, "--store", s3_url, "--tag", "v1"],
-                 team_a / "cache", monkeypatch)
+    _cli(
+        ["train", "--data", data, "--tasks", "ar,lta", "--out", str(team_a / "mtl"), "--epochs", "1", *TINY],
+        team_a / "cache",
+        monkeypatch,
+    )
+    built = _cli(
+        ["build", str(team_a / "mtl"), "--data", data, "--store", s3_url, "--tag", "v1"],
+        team_a / "cache",
+        monkeypatch,
+    )
     assert built["version"] == 1
 
     # Team B: receives A's run (the backbone the store was built with), opens @v1 read-only.
     shutil.copytree(team_a / "mtl", team_b / "mtl")
-    learned = _cli(["learn", "--task", "oscc", "--data", data, "--from", str(team_b / "mtl"),
-                    "--store", f"{s3_url}@v1", "--out", str(team_b / "oscc"), "--epochs", "1",
-                    "--batch-size", "8"], team_b / "cache", monkeypatch)
+    learned = _cli(
+        [
+            "learn",
+            "--task",
+            "oscc",
+            "--data",
+            data,
+            "--from",
+            str(team_b / "mtl"),
+            "--store",
+            f"{s3_url}@v1",
+            "--out",
+            str(team_b / "oscc"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+        ],
+        team_b / "cache",
+        monkeypatch,
+    )
     assert learned["store_version"] == 1
     assert Backpack.open(s3_url).versions() == [1]  # learning wrote nothing to the store
     assert list((team_b / "cache").rglob("*.npy"))  # B's reads went through B's own cache
-    added = _cli(["build", str(team_b / "oscc"), "--data", data, "--store", s3_url, "--add-task", "oscc"],
-                 team_b / "cache", monkeypatch)
+    added = _cli(
+        ["build", str(team_b / "oscc"), "--data", data, "--store", s3_url, "--add-task", "oscc"],
+        team_b / "cache",
+        monkeypatch,
+    )
     assert added["version"] == 2
 
     # Team A's latest shows B's task with B's provenance; v1 is untouched.

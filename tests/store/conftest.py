@@ -20,14 +20,15 @@ generic zarr adapter. S3 runs the same classes by subclassing them with its own 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-from memory_backend import MemoryBackend
-from store_data import Reference, populate
 
 from backpack.store import Backpack, register_backend
+from tests.store.memory_backend import MemoryBackend
+from tests.store.store_data import Reference, populate
 
 # An in-memory backend (tests only): exercises the generic zarr adapter and backend registry.
 register_backend("mem", MemoryBackend)

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from backpack.errors import ConflictError, NotFoundError
-from backpack.store._backend import Backend, check_key
+from backpack.store.backends.base import Backend, check_key
 
 _STORES: dict[str, dict[str, bytes]] = {}
 _LOCK = threading.Lock()
@@ -16,7 +16,9 @@ _LOCK = threading.Lock()
 class MemoryBackend(Backend):
     """Keys in a process-wide dict per URL (``mem://name``)."""
 
-    def __init__(self, url: str, read_only: bool = True, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, url: str, read_only: bool = True, storage_options: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(url, read_only)
         with _LOCK:
             self._data = _STORES.setdefault(url, {})

@@ -12,6 +12,7 @@ from backpack.store import Backpack
 VERBS = tuple(f"verb{i}" for i in range(12))
 NOUNS = tuple(f"noun{i}" for i in range(30))
 
+
 @dataclass
 class TaskData:
     """Arrays of one task as given to ``add_task``."""
@@ -27,7 +28,9 @@ def make_task(seed: int, count: int = 40, dim: int = 16) -> TaskData:
     flat = rng.choice(len(VERBS) * len(NOUNS), size=count, replace=False)
     keys = np.stack([flat // len(NOUNS), flat % len(NOUNS)], axis=1).astype(np.int32)
     return TaskData(
-        rng.normal(size=(count, dim)).astype(np.float32), keys, rng.integers(1, 50, size=count).astype(np.int64)
+        rng.normal(size=(count, dim)).astype(np.float32),
+        keys,
+        rng.integers(1, 50, size=count).astype(np.int64),
     )
 
 

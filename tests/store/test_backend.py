@@ -9,9 +9,9 @@ import pytest
 
 from backpack.errors import BackpackError, NotFoundError
 from backpack.store import Backpack, open_backend
-from backpack.store._backend import check_key
-from backpack.store._local import LocalBackend
-from backpack.store._zip import ZipBackend
+from backpack.store.backends.base import check_key
+from backpack.store.backends.local import LocalBackend
+from backpack.store.backends.zip import ZipBackend
 
 
 def test_dispatch(tmp_path: Path) -> None:
@@ -20,7 +20,9 @@ def test_dispatch(tmp_path: Path) -> None:
     assert isinstance(local, LocalBackend) and local.root == tmp_path and not local.read_only
     with pytest.raises(NotFoundError, match="No bundle"):
         open_backend(tmp_path / "missing.zip")
-    with pytest.raises(BackpackError, match=r"'URL scheme'.*Expected one of \[.*'file'.*'s3'.*'zip'\]. Got 'gopher'"):
+    with pytest.raises(
+        BackpackError, match=r"'URL scheme'.*Expected one of \[.*'file'.*'s3'.*'zip'\]. Got 'gopher'"
+    ):
         open_backend("gopher://x/y")
     with pytest.raises(BackpackError, match=r"'mode'.*Expected 'r' or 'a'. Got 'w'"):
         open_backend(tmp_path, "w")
@@ -47,6 +49,6 @@ def test_zip_backend_capabilities(tmp_path: Path) -> None:
         v.add_task("ar", np.ones((1, 2)), [[0, 0]], [1])
     z = open_backend(bp.export(tmp_path / "s.zip"))
     assert isinstance(z, ZipBackend)
-    assert not (z.supports_writes or z.supports_deletes or z.supports_exclusive_create)
+    assert not (z.supports_writes or z.supports_deletes)
     assert z.read_only and z.local_path() is None
     z.close()

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from store_data import NOUNS, VERBS, TaskData, add, make_task
 
 from backpack.errors import (
     BackpackError,
@@ -20,6 +19,7 @@ from backpack.errors import (
     StoreError,
 )
 from backpack.store import Backpack
+from tests.store.store_data import NOUNS, VERBS, TaskData, add, make_task
 
 
 @pytest.fixture
@@ -52,17 +52,23 @@ def test_wrong_dim_on_add(store: Backpack) -> None:
 
 
 def test_prototypes_not_2d(store: Backpack) -> None:
-    with pytest.raises(BackpackError, match=r"'prototypes' in task 'lta'. Expected a 2-D array.*Got shape \(640,\)"):
+    with pytest.raises(
+        BackpackError, match=r"'prototypes' in task 'lta'. Expected a 2-D array.*Got shape \(640,\)"
+    ):
         _add(store, prototypes=make_task(5).prototypes.ravel())
 
 
 def test_keys_wrong_shape(store: Backpack) -> None:
-    with pytest.raises(BackpackError, match=r"'keys' in task 'lta'. Expected shape \(40, 2\). Got shape \(40, 3\)"):
+    with pytest.raises(
+        BackpackError, match=r"'keys' in task 'lta'. Expected shape \(40, 2\). Got shape \(40, 3\)"
+    ):
         _add(store, keys=np.zeros((40, 3), np.int32))
 
 
 def test_support_wrong_length(store: Backpack) -> None:
-    with pytest.raises(BackpackError, match=r"'support' in task 'lta'. Expected shape \(40,\). Got shape \(39,\)"):
+    with pytest.raises(
+        BackpackError, match=r"'support' in task 'lta'. Expected shape \(40,\). Got shape \(39,\)"
+    ):
         _add(store, support=np.ones(39, np.int64))
 
 
@@ -96,12 +102,19 @@ def test_duplicate_keys(store: Backpack) -> None:
 
 
 @pytest.mark.parametrize(
-    ("col", "value", "label", "n"), [(0, len(VERBS), "verb id", len(VERBS)), (1, len(NOUNS) + 3, "noun id", len(NOUNS)), (0, -1, "verb id", len(VERBS))]
+    ("col", "value", "label", "n"),
+    [
+        (0, len(VERBS), "verb id", len(VERBS)),
+        (1, len(NOUNS) + 3, "noun id", len(NOUNS)),
+        (0, -1, "verb id", len(VERBS)),
+    ],
 )
 def test_keys_outside_vocabulary(store: Backpack, col: int, value: int, label: str, n: int) -> None:
     keys = make_task(5).keys.copy()
     keys[6, col] = value
-    with pytest.raises(BackpackError, match=rf"'keys\[6\]' in task 'lta'. Expected {label} in \[0, {n}\).*Got {value}."):
+    with pytest.raises(
+        BackpackError, match=rf"'keys\[6\]' in task 'lta'. Expected {label} in \[0, {n}\).*Got {value}."
+    ):
         _add(store, keys=keys)
 
 
@@ -112,7 +125,12 @@ def test_float_keys(store: Backpack) -> None:
 
 def test_empty_task(store: Backpack) -> None:
     with pytest.raises(BackpackError, match="an empty task"):
-        _add(store, prototypes=np.zeros((0, 16), np.float32), keys=np.zeros((0, 2), np.int32), support=np.zeros(0, np.int64))
+        _add(
+            store,
+            prototypes=np.zeros((0, 16), np.float32),
+            keys=np.zeros((0, 2), np.int32),
+            support=np.zeros(0, np.int64),
+        )
 
 
 def test_bad_task_name(store: Backpack) -> None:
@@ -163,7 +181,9 @@ def test_newer_format_version(store: Backpack) -> None:
     meta["format_version"] = 2
     root.write_text(json.dumps(meta))
     try:
-        with pytest.raises(FormatVersionError, match=r"'format_version' in backpack.json of .* Expected <= 1. Got 2."):
+        with pytest.raises(
+            FormatVersionError, match=r"'format_version' in backpack.json of .* Expected <= 1. Got 2."
+        ):
             Backpack.open(store.url)
     finally:
         root.write_bytes(original)
@@ -218,7 +238,9 @@ def test_query_wrong_dim(store: Backpack) -> None:
 def test_query_non_finite(store: Backpack, bad: float) -> None:
     q = np.ones((3, 16))
     q[2, 5] = bad
-    with pytest.raises(BackpackError, match=r"'queries\[2, 5\]' in version 1, task 'ar'.*Expected a finite number"):
+    with pytest.raises(
+        BackpackError, match=r"'queries\[2, 5\]' in version 1, task 'ar'.*Expected a finite number"
+    ):
         store.task("ar").search(q, k=2)
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from store_data import NOUNS, VERBS, add, make_task
 
 from backpack.errors import BundleError, ConflictError, IntegrityError, NotAStoreError, ReadOnlyError
 from backpack.store import Backpack, export_bundle, import_bundle
+from tests.store.store_data import NOUNS, VERBS, add, make_task
 
 
 @pytest.fixture
@@ -23,7 +23,9 @@ def bundle(tmp_path: Path) -> Path:
     return export_bundle(bp, tmp_path / "b.zip")
 
 
-def _rewrite(src: Path, dest: Path, extra: list[tuple[zipfile.ZipInfo | str, bytes]] = (), skip: str = "") -> Path:
+def _rewrite(
+    src: Path, dest: Path, extra: list[tuple[zipfile.ZipInfo | str, bytes]] = (), skip: str = ""
+) -> Path:
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
         for info in zin.infolist():
             if info.filename != skip:
@@ -73,8 +75,13 @@ def test_bundle_is_read_only(bundle: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "match"),
-    [("../evil.txt", "'..' escapes"), ("/etc/evil", "absolute path"), ("data/../../x", "'..' escapes"),
-     ("C:/x", "absolute path"), ("a\\..\\b", "absolute path")],
+    [
+        ("../evil.txt", "'..' escapes"),
+        ("/etc/evil", "absolute path"),
+        ("data/../../x", "'..' escapes"),
+        ("C:/x", "absolute path"),
+        ("a\\..\\b", "absolute path"),
+    ],
 )
 def test_entries_escaping_root(bundle: Path, tmp_path: Path, name: str, match: str) -> None:
     bad = _rewrite(bundle, tmp_path / "bad.zip", [(name, b"x")])

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from store_data import NOUNS, VERBS, add, make_task
 
 from backpack.store import Backpack
+from tests.store.store_data import NOUNS, VERBS, add, make_task
 
 WRITER = """
 import sys, time, json, os
@@ -41,7 +41,12 @@ def test_eight_writers_forty_versions(tmp_path: Path) -> None:
     Backpack.create(url, verbs=VERBS, nouns=NOUNS)
     start = tmp_path / "go"
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, url, str(p), str(start)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, url, str(p), str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for p in range(N_PROCS)
     ]
     start.touch()  # all writers race from here
@@ -98,7 +103,9 @@ def test_sigkill_mid_write(tmp_path: Path, point: str) -> None:
     bp = Backpack.create(url, verbs=VERBS, nouns=NOUNS)
     with bp.new_version(message="kept") as v:
         add(v, "ar", make_task(1))
-    proc = subprocess.Popen([sys.executable, "-c", CRASHER, url, point], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHER, url, point], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.strip() == "MID", proc.stderr.read() if proc.stderr else ""

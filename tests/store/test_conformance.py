@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from store_data import NOUNS, VERBS, Reference, add, make_task
 
 from backpack.errors import ConflictError, NotFoundError, ReadOnlyError
 from backpack.store import Backpack, diff
+from tests.store.store_data import NOUNS, VERBS, Reference, add, make_task
 
 
 def brute_force(protos: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +41,11 @@ class TestReadConformance:
                 np.testing.assert_array_equal(t.prototypes, data.prototypes)
                 np.testing.assert_array_equal(t.keys, data.keys)
                 np.testing.assert_array_equal(t.support, data.support)
-                assert t.prototypes.dtype == np.float32 and t.keys.dtype == np.int32 and t.support.dtype == np.int64
+                assert (
+                    t.prototypes.dtype == np.float32
+                    and t.keys.dtype == np.int32
+                    and t.support.dtype == np.int64
+                )
                 v, n = data.keys[0]
                 assert t.key_names([0]) == [(VERBS[v], NOUNS[n])]
 

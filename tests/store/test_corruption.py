@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from store_data import NOUNS, VERBS, add, make_task
 
 from backpack.errors import IntegrityError, StoreError
 from backpack.store import Backpack
+from tests.store.store_data import NOUNS, VERBS, add, make_task
 
 
 @pytest.fixture
@@ -85,7 +85,9 @@ def test_zarr_metadata_claiming_other_shape(bp: Backpack) -> None:
     meta_path.write_text(json.dumps(meta))
     tracemalloc.start()
     try:
-        with pytest.raises(IntegrityError, match=r"Metadata mismatch .*array 'prototypes'. Expected \(40, 16\)"):
+        with pytest.raises(
+            IntegrityError, match=r"Metadata mismatch .*array 'prototypes'. Expected \(40, 16\)"
+        ):
             Backpack.open(bp.url).task("lta").prototypes
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -190,7 +192,15 @@ def test_crafted_flat_index_with_valid_checksum(bp: Backpack) -> None:
     raw[pos : pos + 8] = np.frombuffer(np.uint64(2**31).tobytes(), np.uint8)
     arrays = {n: np.asarray(getattr(view, n)) for n in ("prototypes", "keys", "support")}
     entries = write_group(bp.backend, "data/ar-crafted", dict(arrays, index=raw), {})
-    _edit_manifest(bp, 2, lambda m: m["tasks"]["ar"].update(path="data/ar-crafted/") or
-                   m["tasks"]["ar"]["arrays"].update(index=entries["index"].to_dict()))
-    with pytest.raises(IntegrityError, match=r"does not have the flat layout.*Expected \d+ bytes for 40 x 16"):
+    _edit_manifest(
+        bp,
+        2,
+        lambda m: (
+            m["tasks"]["ar"].update(path="data/ar-crafted/")
+            or m["tasks"]["ar"]["arrays"].update(index=entries["index"].to_dict())
+        ),
+    )
+    with pytest.raises(
+        IntegrityError, match=r"does not have the flat layout.*Expected \d+ bytes for 40 x 16"
+    ):
         Backpack.open(bp.url).task("ar").index

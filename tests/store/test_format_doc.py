@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-from store_data import NOUNS, VERBS, add, make_task
 
 from backpack.store import Backpack
+from tests.store.store_data import NOUNS, VERBS, add, make_task
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "store-format.md"
 

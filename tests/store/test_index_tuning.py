@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from backpack.store import _index
-from backpack.store._index import RECALL_TARGET, RECALL_Z, build_index, held_out_sample, measure_recall, normalize, set_knob
+from backpack.store._index import (
+    RECALL_TARGET,
+    RECALL_Z,
+    build_index,
+    held_out_sample,
+    measure_recall,
+    normalize,
+    set_knob,
+)
 
 
 def cells(n: int, dim: int, seed: int, draw: int, noise: float = 0.8) -> np.ndarray:
@@ -74,8 +82,10 @@ def test_higher_target_picks_a_higher_rung() -> None:
     assert low.recall_at_k >= 0.8 and high.recall_at_k >= 0.99 > low.recall_at_k
 
 
-@pytest.mark.parametrize(("nlist", "ladder"), [(1, [1]), (8, [1, 2]), (16, [1, 2, 3, 4]),
-                                               (141, [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 35])])
+@pytest.mark.parametrize(
+    ("nlist", "ladder"),
+    [(1, [1]), (8, [1, 2]), (16, [1, 2, 3, 4]), (141, [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 35])],
+)
 def test_ladder(nlist: int, ladder: list[int]) -> None:
     assert _index._ladder(nlist) == ladder
 

@@ -29,13 +29,21 @@ print('ok')
 
 def test_store_imports_no_torch_or_dgl() -> None:
     out = subprocess.run(
-        [sys.executable, "-c", "import backpack.store, sys; assert 'torch' not in sys.modules and 'dgl' not in sys.modules"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import backpack.store, sys; assert 'torch' not in sys.modules and 'dgl' not in sys.modules",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
 
 
 def test_store_workflow_imports_no_torch_or_dgl(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "s")], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "s")], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

@@ -6,18 +6,23 @@ from typing import Any
 
 import numpy as np
 import pytest
-from store_data import NOUNS, VERBS, add, make_task
 
 from backpack.errors import BackpackError, ConflictError, NotAStoreError, NotFoundError, ReadOnlyError
 from backpack.store import Backpack, open_backend
-from backpack.store._s3 import S3Backend, split_s3_url
+from backpack.store.backends.s3 import S3Backend, split_s3_url
+from tests.store.store_data import NOUNS, VERBS, add, make_task
 
 pytestmark = pytest.mark.s3
 
 
 @pytest.mark.parametrize(
     ("url", "expected"),
-    [("s3://b/p", ("b", "p")), ("s3://b", ("b", "")), ("s3://b/a/b/", ("b", "a/b")), ("S3://b/x", ("b", "x"))],
+    [
+        ("s3://b/p", ("b", "p")),
+        ("s3://b", ("b", "")),
+        ("s3://b/a/b/", ("b", "a/b")),
+        ("S3://b/x", ("b", "x")),
+    ],
 )
 def test_split_url(url: str, expected: tuple[str, str]) -> None:
     assert split_s3_url(url) == expected
@@ -90,7 +95,9 @@ def test_missing_bucket(s3_server: str, s3_storage_options: dict[str, Any]) -> N
     with pytest.raises(NotAStoreError, match="is not a backpack store"):
         Backpack.open("s3://no-such-bucket-xyz/store", storage_options=s3_storage_options)
     with pytest.raises(NotFoundError, match="Bucket 'no-such-bucket-xyz'"):
-        Backpack.create("s3://no-such-bucket-xyz/store", verbs=VERBS, nouns=NOUNS, storage_options=s3_storage_options)
+        Backpack.create(
+            "s3://no-such-bucket-xyz/store", verbs=VERBS, nouns=NOUNS, storage_options=s3_storage_options
+        )
 
 
 def test_bad_storage_option(s3_url: str) -> None:
@@ -147,8 +154,22 @@ def test_access_denied_names_store_and_key(s3_server: str, s3_storage_options: d
     client.create_bucket(Bucket=bucket)
     url = f"s3://{bucket}/st"
     bp = Backpack.create(url, verbs=VERBS, nouns=NOUNS, storage_options=s3_storage_options)
-    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": ["s3:PutObject"], "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    client.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": ["s3:PutObject"],
+                        "Resource": f"arn:aws:s3:::{bucket}/*",
+                    }
+                ],
+            }
+        ),
+    )
     with pytest.raises(BackpackError) as info:
         with bp.new_version() as v:
             add(v, "ar", make_task(1))
@@ -177,8 +198,12 @@ def test_unreachable_server_is_a_clear_error(s3_server: str, monkeypatch: pytest
     endpoint = f"http://{host}:{port}"
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="outage")
     monkeypatch.setattr(s3fs.S3FileSystem, "retries", 1)  # s3fs's own retry loop
-    opts = {"endpoint_url": endpoint, "key": "testing", "secret": "testing",
-            "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1}}
+    opts = {
+        "endpoint_url": endpoint,
+        "key": "testing",
+        "secret": "testing",
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1},
+    }
     backend = open_backend("s3://outage/st", "a", opts)
     backend.write("versions/00000001.json", b"{}")
     server.stop()

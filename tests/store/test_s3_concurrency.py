@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from store_data import NOUNS, VERBS
 
 from backpack.store import Backpack
+from tests.store.store_data import NOUNS, VERBS
 
 pytestmark = pytest.mark.s3
 
@@ -52,15 +52,28 @@ def _expected(writer: int, i: int) -> np.ndarray:
     ("writers", "each"),
     [(3, 2), pytest.param(8, 5, marks=pytest.mark.slow, id="8x5")],  # 8 x 5 takes about 55 s here
 )
-def test_concurrent_writers(writers: int, each: int, s3_url: str, s3_storage_options: dict[str, Any],
-                            tmp_path: Path) -> None:
+def test_concurrent_writers(
+    writers: int, each: int, s3_url: str, s3_storage_options: dict[str, Any], tmp_path: Path
+) -> None:
     Backpack.create(s3_url, verbs=VERBS, nouns=NOUNS, storage_options=s3_storage_options).close()
     go = tmp_path / "go"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _WRITER, s3_url, json.dumps(s3_storage_options), str(w), str(each), str(go)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            [
+                sys.executable,
+                "-c",
+                _WRITER,
+                s3_url,
+                json.dumps(s3_storage_options),
+                str(w),
+                str(each),
+                str(go),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         for w in range(writers)
     ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from store_data import Reference, populate
-from test_conformance import TestReadConformance as _Read
-from test_conformance import TestWriteConformance as _Write
+
+from tests.store.store_data import Reference, populate
+from tests.store.test_conformance import TestReadConformance as _Read
+from tests.store.test_conformance import TestWriteConformance as _Write
 
 pytestmark = pytest.mark.s3
 

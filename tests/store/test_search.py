@@ -21,7 +21,9 @@ def clustered(n: int, dim: int, clusters: int, seed: int, spread: float = 0.1) -
 
 def store_with(tmp_path: Path, protos: np.ndarray, **kw: object) -> Backpack:
     n = protos.shape[0]
-    bp = Backpack.create(tmp_path / "s", verbs=[f"v{i}" for i in range(N_VERBS)], nouns=[f"n{i}" for i in range(N_NOUNS)])
+    bp = Backpack.create(
+        tmp_path / "s", verbs=[f"v{i}" for i in range(N_VERBS)], nouns=[f"n{i}" for i in range(N_NOUNS)]
+    )
     keys = np.stack([np.arange(n) // N_NOUNS, np.arange(n) % N_NOUNS], 1)
     with bp.new_version() as v:
         v.add_task("t", protos, keys, np.ones(n, np.int64), **kw)
@@ -61,14 +63,20 @@ def test_ivf_explicit_params(tmp_path: Path) -> None:
     assert faiss.extract_index_ivf(bp.task("t").index).nprobe == 2
 
 
-def test_auto_picks_ivf_on_clustered_and_flat_on_isotropic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_picks_ivf_on_clustered_and_flat_on_isotropic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(_index, "AUTO_APPROX_THRESHOLD", 1000)
     bp = store_with(tmp_path / "a", clustered(3000, 32, 30, seed=4))
     assert bp.manifest.tasks["t"].index.type == "ivf"
     iso = np.random.default_rng(5).normal(size=(3000, 64)).astype(np.float32)
     bp2 = store_with(tmp_path / "b", iso)
     spec = bp2.manifest.tasks["t"].index
-    assert spec.type == "flat" and spec.params["auto_rejected"] == "ivf" and spec.params["ivf_recall_at_k"] < 0.95
+    assert (
+        spec.type == "flat"
+        and spec.params["auto_rejected"] == "ivf"
+        and spec.params["ivf_recall_at_k"] < 0.95
+    )
 
 
 def test_auto_is_flat_below_threshold(tmp_path: Path) -> None:
@@ -78,8 +86,13 @@ def test_auto_is_flat_below_threshold(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("index", "params", "match"),
-    [("annoy", None, "'index'.*one of"), ("ivf", {"nlist": 0}, "nlist"), ("hnsw", {"nprobe": 3}, "index_params.*for 'hnsw'"),
-     ("auto", {"nlist": 3}, "none with index='auto'"), ("ivf", {"nlist": 10**6}, "nlist")],
+    [
+        ("annoy", None, "'index'.*one of"),
+        ("ivf", {"nlist": 0}, "nlist"),
+        ("hnsw", {"nprobe": 3}, "index_params.*for 'hnsw'"),
+        ("auto", {"nlist": 3}, "none with index='auto'"),
+        ("ivf", {"nlist": 10**6}, "nlist"),
+    ],
 )
 def test_bad_index_choice(tmp_path: Path, index: str, params: dict | None, match: str) -> None:
     with pytest.raises(BackpackError, match=match):

@@ -114,7 +114,10 @@ class StoreMachine(RuleBasedStateMachine):
 
 StoreMachine.TestCase.settings = settings(
     # small by default (CI time); BACKPACK_HYPOTHESIS_EXAMPLES=200 for a long run
-    max_examples=int(os.environ.get("BACKPACK_HYPOTHESIS_EXAMPLES", "12")), stateful_step_count=8, deadline=None, derandomize=True,
+    max_examples=int(os.environ.get("BACKPACK_HYPOTHESIS_EXAMPLES", "12")),
+    stateful_step_count=8,
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestStoreMachine = StoreMachine.TestCase

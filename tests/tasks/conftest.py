@@ -10,5 +10,3 @@ import pytest
 @pytest.fixture(autouse=True)
 def _one_thread(torch_one_thread: None) -> Iterator[None]:
     yield  # every test here on one torch thread (fixture in tests/conftest.py)
-
-

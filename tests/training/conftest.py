@@ -18,16 +18,25 @@ def _one_thread(torch_one_thread: None) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_data: Path) -> Path:
     """A finished 2-epoch, 4-task run on the native engine (tests must not modify it; copy it first)."""
-    from backpack.training import train_run
-
     import torch
+
+    from backpack.pipeline import train_run
 
     out = tmp_path_factory.mktemp("runs") / "mtl"
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # as every test here (see torch_one_thread)
     try:
-        train_run(tiny_data, "ar,lta,oscc,pnr", out, epochs=2, seed=0, device="cpu", engine="native",
-                  progress=False, **TINY_MODEL)
+        train_run(
+            tiny_data,
+            "ar,lta,oscc,pnr",
+            out,
+            epochs=2,
+            seed=0,
+            device="cpu",
+            engine="native",
+            progress=False,
+            **TINY_MODEL,
+        )
     finally:
         torch.set_num_threads(before)
     return out

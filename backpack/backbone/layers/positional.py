@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor, nn
 
@@ -49,5 +48,3 @@ class PositionalEncoding(nn.Module):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.dim}, base={self.base:g})"
-
-

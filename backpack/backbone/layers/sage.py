@@ -34,7 +34,9 @@ class SAGELayer(nn.Module):
         self.in_dim = positive_int(in_dim, "in_dim", "SAGELayer")
         self.out_dim = positive_int(out_dim, "out_dim", "SAGELayer")
         if activation not in _ACTIVATIONS:
-            raise ConfigError(invalid("activation", "SAGELayer", f"one of {sorted(_ACTIVATIONS)}", repr(activation)))
+            raise ConfigError(
+                invalid("activation", "SAGELayer", f"one of {sorted(_ACTIVATIONS)}", repr(activation))
+            )
         self.activation = activation
         self.proj = nn.Linear(in_dim, in_dim)  # W_p, b_p
         self.phi = _ACTIVATIONS[activation]()

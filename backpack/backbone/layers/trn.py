@@ -46,7 +46,9 @@ class TRNEncoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 3 or tuple(x.shape[1:]) != (self.sub_segments, self.in_dim):
             raise ConfigError(
-                invalid("x.shape", "TRNEncoder input", f"[N, {self.sub_segments}, {self.in_dim}]", list(x.shape))
+                invalid(
+                    "x.shape", "TRNEncoder input", f"[N, {self.sub_segments}, {self.in_dim}]", list(x.shape)
+                )
             )
         return self.fc2(self.drop(self.act(self.fc1(x.flatten(1)))))
 

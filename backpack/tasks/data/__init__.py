@@ -1,32 +1,10 @@
-"""Ego4D-format data: checked annotations, cached features, TRN sampling and a synthetic generator.
-
-Only numpy is needed to import this package; torch is imported when a ``.pt`` file is read or written.
+"""Deprecated: Ego4D-format data moved to :mod:`backpack.data`. The old names keep working, with a
+``DeprecationWarning``, until 0.3.
 """
 
 from __future__ import annotations
 
-from backpack.tasks.data.clips import ActionClip, StateClip, Taxonomy
-from backpack.tasks.data.dataset import Ego4DDataset
-from backpack.tasks.data.features import FeatureCache, read_feature_file
-from backpack.tasks.data.sampling import FPS, FRAMES_PER_FEATURE, sample_subsegments, segment_indices
-from backpack.tasks.data.synthetic import SIZES, SyntheticConfig
-from backpack.tasks.data.synthetic_build import SyntheticData, generate_synthetic
-from backpack.tasks.data.synthetic_write import write_synthetic
+from backpack._lazy import deprecated_getattr
+from backpack.data import __all__ as _NAMES
 
-__all__ = [
-    "ActionClip",
-    "Ego4DDataset",
-    "FPS",
-    "FRAMES_PER_FEATURE",
-    "FeatureCache",
-    "SIZES",
-    "StateClip",
-    "SyntheticConfig",
-    "SyntheticData",
-    "Taxonomy",
-    "generate_synthetic",
-    "read_feature_file",
-    "sample_subsegments",
-    "segment_indices",
-    "write_synthetic",
-]
+__getattr__ = deprecated_getattr(__name__, {name: "backpack.data" for name in _NAMES}, removed_in="0.3")

@@ -1,0 +1,189 @@
+"""Checkpoints without pickle: safetensors for tensors, JSON for everything else, atomic writes.
+
+A checkpoint in a run folder is four files, written in this order, each to a temporary name and
+renamed into place: ``optimizer.safetensors``, ``weights.safetensors``, ``metrics.jsonl`` and last
+``checkpoint.json`` (epoch, sha256 of the three others, extra state). ``checkpoint.json`` is the
+commit point: a kill before it leaves files whose sha256 no longer match, which loading reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from backpack.errors import RunError, invalid
+
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+OPTIMIZER = "optimizer.safetensors"
+METRICS = "metrics.jsonl"
+CHECKPOINT = "checkpoint.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; run folders are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _tensors_bytes(tensors: dict[str, Tensor], metadata: dict[str, str]) -> bytes:
+    from safetensors.torch import save
+
+    return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata)
+
+
+def read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file; anything else (e.g. a pickle) is refused."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise RunError(f"Missing file {str(path)!r} in run folder {str(path.parent)!r}.")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            return {k: f.get_tensor(k) for k in f.keys()}, meta
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        raise RunError(f"File {str(path)!r} is not a valid safetensors file ({exc}).") from None
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """Flatten an optimizer state: tensors as ``state.<param>.<name>``, the rest as JSON metadata."""
+    sd = optimizer.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, st in sd["state"].items():
+        for name, value in st.items():
+            if isinstance(value, Tensor):
+                tensors[f"state.{pid}.{name}"] = value
+            else:
+                scalars.setdefault(str(pid), {})[name] = value
+    meta = {"param_groups": json.dumps(sd["param_groups"]), "scalars": json.dumps(scalars)}
+    return tensors, meta
+
+
+def restore_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict[str, str]
+) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        _, pid, name = key.split(".", 2)
+        state.setdefault(int(pid), {})[name] = value
+    for pid, values in json.loads(meta.get("scalars", "{}")).items():
+        state.setdefault(int(pid), {}).update(values)
+    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+
+
+def save_checkpoint(
+    run_dir: str | os.PathLike[str],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    epoch: int,
+    history: list[dict[str, Any]] | None = None,
+    extra_state: dict[str, Any] | None = None,
+) -> Path:
+    """Write the model, optimizer, metrics history and ``checkpoint.json`` of ``epoch`` atomically."""
+    run = Path(run_dir)
+    meta = {"format_version": str(FORMAT_VERSION), "epoch": str(epoch)}
+    if optimizer is not None:
+        tensors, ometa = optimizer_tensors(optimizer)
+        atomic_write_bytes(run / OPTIMIZER, _tensors_bytes(tensors, {**meta, **ometa}))
+    atomic_write_bytes(run / WEIGHTS, _tensors_bytes(dict(model.state_dict()), meta))
+    lines = "".join(json.dumps(r, allow_nan=True) + "\n" for r in (history or []))
+    atomic_write_bytes(run / METRICS, lines.encode())
+    files = [WEIGHTS, METRICS] + ([OPTIMIZER] if optimizer is not None else [])
+    atomic_write_json(
+        run / CHECKPOINT,
+        {
+            "format_version": FORMAT_VERSION,
+            "epoch": int(epoch),
+            "sha256": {name: sha256_file(run / name) for name in files},
+            "extra_state": extra_state or {},
+        },
+    )
+    return run / CHECKPOINT
+
+
+def read_json(path: Path, missing: str) -> Any:
+    """The JSON in ``path``; a missing file says ``Missing file 'path': <missing>``, bad JSON says so."""
+    if not path.is_file():
+        raise RunError(f"Missing file {str(path)!r}: {missing}")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunError(f"File {str(path)!r} is not valid JSON ({exc}).") from None
+
+
+def read_checkpoint_info(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """``checkpoint.json`` after checking its format version and the sha256 of every file it names."""
+    run = Path(run_dir)
+    path = run / CHECKPOINT
+    info = read_json(path, f"{str(run)!r} holds no checkpoint.")
+    if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION:
+        got = info.get("format_version") if isinstance(info, dict) else info
+        raise RunError(invalid("format_version", repr(str(path)), FORMAT_VERSION, got))
+    for name, digest in dict(info.get("sha256", {})).items():
+        target = run / name
+        if not target.is_file():
+            raise RunError(f"Missing file {str(target)!r} named by {str(path)!r}.")
+        if sha256_file(target) != digest:
+            raise RunError(invalid("sha256", repr(str(target)), digest, sha256_file(target)))
+    return info
+
+
+def load_checkpoint(
+    run_dir: str | os.PathLike[str],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+    """Restore ``model`` (and ``optimizer``) in place. Returns (epoch, metrics history, extra state)."""
+    run = Path(run_dir)
+    info = read_checkpoint_info(run)
+    load_weights(run / WEIGHTS, model)
+    if optimizer is not None:
+        tensors, meta = read_safetensors(run / OPTIMIZER)
+        try:
+            restore_optimizer(optimizer, tensors, meta)
+        except (KeyError, ValueError) as exc:
+            raise RunError(f"File {str(run / OPTIMIZER)!r} does not match this optimizer ({exc}).") from None
+    history = [json.loads(line) for line in (run / METRICS).read_text().splitlines() if line.strip()]
+    return int(info["epoch"]), history, dict(info.get("extra_state", {}))
+
+
+def load_weights(path: Path, model: nn.Module) -> None:
+    """Load a safetensors state dict into ``model`` (strict: names and shapes must match)."""
+    tensors, _ = read_safetensors(path)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise RunError(f"Weights in {str(path)!r} do not fit the model of this run ({first}).") from None

@@ -1,0 +1,137 @@
+"""A store in a local directory: one file per key.
+
+Replaces go through a temp file + ``os.replace``; the exclusive create (the commit of a version)
+writes a temp file and then ``os.link``s it to the final name, which fails if the name exists, so
+a reader sees either no file or the whole file, and two writers can never both win.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backpack.errors import ConflictError, NotFoundError
+from backpack.store.backends.base import Backend, check_key
+
+if TYPE_CHECKING:
+    from zarr.abc.store import Store as ZarrStore
+
+# Temp files start with this and are never listed (a killed writer may leave some behind).
+TMP_MARK = ".tmp-"
+
+
+class LocalBackend(Backend):
+    """Keys as files under a directory.
+
+    Parameters
+    ----------
+    url : str
+        The directory (need not exist yet for writes).
+    read_only : bool
+        Refuse writes.
+    storage_options : dict, optional
+        Unused (accepted for a uniform factory signature).
+    """
+
+    def __init__(
+        self, url: str, read_only: bool = True, storage_options: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(url, read_only)
+        self.root = Path(url).expanduser()
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def read(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
+
+    def _tmp_for(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.with_name(f"{TMP_MARK}{path.name}.{uuid.uuid4().hex}")
+
+    def write(self, key: str, data: bytes) -> None:
+        self._check_writable(f"write {key!r}")
+        path = self._path(key)
+        tmp = self._tmp_for(path)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def create_exclusive(self, key: str, data: bytes) -> None:
+        self._check_writable(f"create {key!r}")
+        path = self._path(key)
+        tmp = self._tmp_for(path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())  # the commit record must not be empty after a power loss
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise ConflictError(
+                    f"Key {key!r} already exists in store {self.url!r} (another writer took it)."
+                ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def delete(self, key: str) -> None:
+        self._check_writable(f"delete {key!r}")
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> list[str]:
+        base = self.root
+        if not base.is_dir():
+            return []
+        # Walk only the directory part of the prefix (versions/ and tags/ are small).
+        head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = base / head if head else base
+        if not start.is_dir():
+            return []
+        keys: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if not d.startswith(TMP_MARK)]
+            rel = os.path.relpath(dirpath, base).replace(os.sep, "/")
+            for name in filenames:
+                if name.startswith(TMP_MARK) or name.endswith(".partial"):
+                    continue
+                key = name if rel == "." else f"{rel}/{name}"
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
+
+    def flush(self, prefix: str) -> None:
+        """fsync the files and directories of a freshly written group (a power loss must not
+        leave a published manifest pointing at data still in the page cache)."""
+        base = self.root / check_key(prefix.rstrip("/"))
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files + ["."]:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+    def zarr_store(self, prefix: str, read_only: bool) -> ZarrStore:
+        from zarr.storage import LocalStore
+
+        return LocalStore(self.root / check_key(prefix.rstrip("/")), read_only=read_only or self.read_only)
+
+    def local_path(self) -> Path | None:
+        return self.root
