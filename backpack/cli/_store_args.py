@@ -6,7 +6,6 @@ Only click and the standard library here (see :mod:`backpack.cli.store_cmds`).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -16,29 +15,22 @@ from backpack.cli._common import EXIT_FAILED_CHECK, EXIT_USAGE, fail, handle_err
 
 
 def parse_store_ref(store: str, version: str | None) -> tuple[str, str | None]:
-    """Split ``path@ref`` into (path, ref); ``--version`` and ``@ref`` must agree if both are given.
+    """Split ``path@ref`` into (path, ref) with :func:`backpack.store.ref.split_ref`; errors exit 2."""
+    from backpack.errors import ConfigError
+    from backpack.store.ref import split_ref
 
-    A path that exists as written (a directory named ``a@b``) is taken literally, and so is an
-    ``@`` followed by a ``/`` (part of a path or URL, not a version).
-    """
-    base, ref = store, None
-    if "@" in store and not os.path.exists(store):
-        head, _, tail = store.rpartition("@")
-        if head and tail and "/" not in tail:
-            base, ref = head, tail
-        elif not tail:
-            fail(f"Invalid value for 'STORE'. Expected PATH or PATH@VERSION. Got {store!r}.", EXIT_USAGE)
-    if ref is not None and version is not None and ref != version:
-        fail(
-            f"Conflicting versions for {base!r}: {ref!r} (from STORE@...) and {version!r} (from --version).",
-            EXIT_USAGE,
-        )
-    return base, ref if ref is not None else version
+    try:
+        path, ref = split_ref(store, version)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    return path, None if ref is None else str(ref)
 
 
 def version_arg(ref: str | None) -> int | str | None:
     """``"3"`` -> 3 (a version number); a tag name or ``None`` stays as it is."""
-    return int(ref) if ref is not None and ref.isdigit() else ref
+    from backpack.store.ref import version_arg as _version_arg
+
+    return _version_arg(ref)
 
 
 # Values of these stay strings even when they look like numbers.

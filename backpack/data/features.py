@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from backpack._io import atomic_write
 from backpack.errors import DataError
 
 FEATURE_SUFFIXES = (".pt", ".npy")
@@ -78,20 +78,6 @@ def source_key(path: Path) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
-def atomic_save_npy(arr: np.ndarray, dest: Path) -> None:
-    """Write ``arr`` to ``dest`` via a temporary file in the same folder and an atomic rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class FeatureCache:
     """Float32 ``.npy`` copies of feature files, read back memory-mapped.
 
@@ -143,7 +129,7 @@ class FeatureCache:
         arr = read_feature_file(source)
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            atomic_save_npy(arr, dest)
+            atomic_write(dest, lambda fh: np.save(fh, arr, allow_pickle=False))
         except OSError as exc:
             raise DataError(
                 f"Cannot write the feature cache {str(self.cache_dir)!r} ({exc.strerror or exc}). "

@@ -7,8 +7,6 @@ published as one store version with provenance.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from backpack._io import sha256_file
 from backpack.errors import ConfigError, NotFoundError, StoreError
 from backpack.models.accumulator import PrototypeAccumulator
 
@@ -110,15 +109,6 @@ def accumulate(
         model.train(was_training)
     all_reduce_sums(acc.sums, acc.counts)  # every rank's chunks summed (no-op in one process)
     return acc
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def open_or_create_store(url: str, taxonomy: Any, storage_options: dict[str, Any] | None = None) -> Any:
@@ -229,7 +219,7 @@ def build_prototypes(
         return int(broadcast_object(None))
     bp = open_or_create_store(store_url, run.taxonomy, storage_options)
     provenance = {
-        "checkpoint_sha256": file_sha256(Path(run.dir) / "weights.safetensors"),
+        "checkpoint_sha256": sha256_file(Path(run.dir) / "weights.safetensors"),
         "dataset_fingerprint": ds.fingerprint(),
         "feature_extractor": ds.features_name,
         "backpack_version": __version__,
@@ -249,4 +239,4 @@ def build_prototypes(
     return int(broadcast_object(int(v.version)))
 
 
-__all__ = ["accumulate", "build_prototypes", "file_sha256", "heads_on_ar", "open_or_create_store"]
+__all__ = ["accumulate", "build_prototypes", "heads_on_ar", "open_or_create_store"]

@@ -8,16 +8,15 @@ commit point: a kill before it leaves files whose sha256 no longer match, which 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from backpack._io import atomic_write, atomic_write_json, sha256_file
 from backpack.errors import RunError, invalid
 
 FORMAT_VERSION = 1
@@ -25,35 +24,6 @@ WEIGHTS = "weights.safetensors"
 OPTIMIZER = "optimizer.safetensors"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.json"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; run folders are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode())
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _tensors_bytes(tensors: dict[str, Tensor], metadata: dict[str, str]) -> bytes:
@@ -116,10 +86,10 @@ def save_checkpoint(
     meta = {"format_version": str(FORMAT_VERSION), "epoch": str(epoch)}
     if optimizer is not None:
         tensors, ometa = optimizer_tensors(optimizer)
-        atomic_write_bytes(run / OPTIMIZER, _tensors_bytes(tensors, {**meta, **ometa}))
-    atomic_write_bytes(run / WEIGHTS, _tensors_bytes(dict(model.state_dict()), meta))
+        atomic_write(run / OPTIMIZER, _tensors_bytes(tensors, {**meta, **ometa}))
+    atomic_write(run / WEIGHTS, _tensors_bytes(dict(model.state_dict()), meta))
     lines = "".join(json.dumps(r, allow_nan=True) + "\n" for r in (history or []))
-    atomic_write_bytes(run / METRICS, lines.encode())
+    atomic_write(run / METRICS, lines.encode())
     files = [WEIGHTS, METRICS] + ([OPTIMIZER] if optimizer is not None else [])
     atomic_write_json(
         run / CHECKPOINT,

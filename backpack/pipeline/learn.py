@@ -18,9 +18,9 @@ from backpack.pipeline.learner_runs import (
     is_learner_dir,
     open_store,
     read_learn_config,
-    split_store_ref,
     store_content_hash,
 )
+from backpack.store.ref import split_ref
 
 
 @dataclass
@@ -34,7 +34,6 @@ class LearnerRun:
     model: Any  # NovelTaskModel
     metrics_history: list[dict[str, Any]]
     store: Any = None  # the opened Backpack (None for MTL+FT)
-
 
 
 def is_learner_run(run: Any) -> bool:
@@ -101,8 +100,8 @@ def learn_novel_task(
     may grow) and ends with the same weights and metrics as a run that never stopped.
     ``storage_options`` (s3: endpoint_url, key, secret, ...) open the store; never written to ``out``.
     """
+    from backpack._io import atomic_write_json
     from backpack.data import Ego4DDataset
-    from backpack.pipeline.checkpoint import atomic_write_json
     from backpack.pipeline.evaluate import check_data_fits
     from backpack.pipeline.runs import load_run, write_run_files
     from backpack.pipeline.trainer import fit, resolve_device
@@ -130,7 +129,7 @@ def learn_novel_task(
             )
         bp = open_store(store, storage_options)
         tasks = _store_tasks(bp, config)
-        url = split_store_ref(store)[0]
+        url = split_ref(store)[0]
         url = url if "://" in url else str(Path(url).resolve())  # evaluable from any working folder
         config = replace(
             config,

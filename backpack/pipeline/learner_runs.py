@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backpack.errors import ConfigError, RunError, StoreError, invalid
+from backpack.errors import ConfigError, RunError, invalid
 
 LEARNER = "learner.json"
 KIND = "egopack"
@@ -108,32 +108,11 @@ def store_content_hash(bp: Any, tasks: list[str]) -> str:
     return h.hexdigest()
 
 
-def split_store_ref(store: str) -> tuple[str, int | str | None]:
-    """``"path@tag"`` / ``"path@3"`` -> (path, ref); a path that exists as written is literal."""
-    if "@" in store and not os.path.exists(store):
-        head, _, tail = store.rpartition("@")
-        if head and tail and "/" not in tail:
-            return head, int(tail) if tail.isdigit() else tail
-        if not tail:
-            raise ConfigError(f"Invalid value for 'STORE'. Expected PATH or PATH@VERSION. Got {store!r}.")
-    return store, None
-
-
 def open_store(store: str, storage_options: dict[str, Any] | None = None) -> Any:
-    """Open ``STORE[@TAG]`` read-only; a missing or empty store is a clear error.
+    """Open ``STORE[@TAG]`` read-only; a missing or empty store is a clear error."""
+    from backpack.store.ref import open_ref
 
-    ``storage_options`` go to the backend (s3: endpoint_url, key, secret, ...); they are used to
-    open the store only and never recorded anywhere (they may hold credentials).
-    """
-    from backpack.store import Backpack
-
-    url, ref = split_store_ref(store)
-    bp = Backpack.open(url, version=ref, storage_options=storage_options)
-    if bp.version is None:
-        raise StoreError(
-            f"The store {url!r} has no version yet. Build one with `backpack build RUN --store {url}`."
-        )
-    return bp
+    return open_ref(store, storage_options=storage_options, require_version=True)
 
 
 __all__ = [
@@ -142,6 +121,5 @@ __all__ = [
     "is_learner_dir",
     "open_store",
     "read_learn_config",
-    "split_store_ref",
     "store_content_hash",
 ]

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from backpack._io import atomic_write
 from backpack.store._arrays import read_array, sha256_of
 
 if TYPE_CHECKING:
@@ -94,14 +94,10 @@ class ArrayCache:
     def put(self, entry: ArrayEntry, data: np.ndarray) -> None:
         """Save ``data`` (already verified against ``entry``) atomically."""
         path = self.path_of(entry.sha256)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{path.name}.{uuid.uuid4().hex}")
-        try:
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(data), allow_pickle=False)
-            os.replace(tmp, path)
-        finally:
-            _unlink(tmp)
+        # not durable: a lost cache file is fetched again, and its checksum is verified on read
+        atomic_write(
+            path, lambda fh: np.save(fh, np.ascontiguousarray(data), allow_pickle=False), durable=False
+        )
         if self.max_bytes is not None:
             self.prune(self.max_bytes)
 

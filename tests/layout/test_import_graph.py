@@ -22,7 +22,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "backpack"
 DEPRECATED = ("learner", "training", "tasks/data", "distributed/worker.py")
 # Where store/ and data/ may import torch inside a function: the .pt feature files (data), and
 # torch queries that a caller passed to the store (answered on their device).
-TORCH_ALLOWED = {"data/features.py", "data/synthetic_write.py", "store/_device_search.py", "store/taskview.py"}
+TORCH_ALLOWED = {
+    "data/features.py",
+    "data/synthetic_write.py",
+    "store/_device_search.py",
+    "store/taskview.py",
+}
 
 
 def _modules() -> list[tuple[str, Path]]:

@@ -45,7 +45,7 @@ def sharing_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_two_teams_share_a_store_on_s3(
     sharing_data: Path, s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backpack.pipeline.build import file_sha256
+    from backpack._io import sha256_file as file_sha256
     from backpack.store import Backpack
 
     data, team_a, team_b = str(sharing_data), tmp_path / "team-a", tmp_path / "team-b"

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from backpack._io import sha256_file
 from backpack.errors import ConfigError, DataError, RunError
 from backpack.pipeline import RunConfig, load_run, train_run
-from backpack.pipeline.checkpoint import load_checkpoint, save_checkpoint, sha256_file
+from backpack.pipeline.checkpoint import load_checkpoint, save_checkpoint
 from backpack.pipeline.evaluate import evaluate_run
 
 

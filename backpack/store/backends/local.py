@@ -8,10 +8,10 @@ a reader sees either no file or the whole file, and two writers can never both w
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backpack._io import TMP_MARK, atomic_write
 from backpack.errors import ConflictError, NotFoundError
 from backpack.store.backends.base import Backend, check_key
 
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from zarr.abc.store import Store as ZarrStore
 
 # Temp files start with this and are never listed (a killed writer may leave some behind).
-TMP_MARK = ".tmp-"
 
 
 class LocalBackend(Backend):
@@ -50,37 +49,21 @@ class LocalBackend(Backend):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
 
-    def _tmp_for(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.with_name(f"{TMP_MARK}{path.name}.{uuid.uuid4().hex}")
-
     def write(self, key: str, data: bytes) -> None:
         self._check_writable(f"write {key!r}")
         path = self._path(key)
-        tmp = self._tmp_for(path)
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        # not durable here: a version's groups are fsynced once, when the version is flushed
+        atomic_write(path, data, durable=False)
 
     def create_exclusive(self, key: str, data: bytes) -> None:
         self._check_writable(f"create {key!r}")
         path = self._path(key)
-        tmp = self._tmp_for(path)
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())  # the commit record must not be empty after a power loss
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise ConflictError(
-                    f"Key {key!r} already exists in store {self.url!r} (another writer took it)."
-                ) from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        try:  # durable: the commit record must not be empty after a power loss
+            atomic_write(path, data, exclusive=True)
+        except FileExistsError:
+            raise ConflictError(
+                f"Key {key!r} already exists in store {self.url!r} (another writer took it)."
+            ) from None
 
     def delete(self, key: str) -> None:
         self._check_writable(f"delete {key!r}")
