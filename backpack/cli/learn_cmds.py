@@ -10,6 +10,7 @@ import click
 from backpack.cli._common import echo_json, handle_errors, log, report_run
 from backpack.cli._nproc import nproc_option  # click + stdlib only
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
+from backpack.pipeline.learner_runs import LearnConfig  # torch-free: the defaults of a learn run
 
 
 def _main_process() -> bool:
@@ -75,10 +76,10 @@ def build_cmd(
     storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
     from backpack.data import Ego4DDataset
     from backpack.pipeline.build import build_prototypes
+    from backpack.pipeline.devices import resolve_device
     from backpack.pipeline.learn import load_learner_run
     from backpack.pipeline.learner_runs import is_learner_dir
     from backpack.pipeline.runs import load_run
-    from backpack.pipeline.trainer import resolve_device
 
     dev = str(resolve_device(device))
     if is_learner_dir(run_dir):  # its store (recorded URL) is opened with the same options
@@ -123,12 +124,18 @@ def build_cmd(
 @click.option(
     "--k",
     "k",
-    default=4,
+    default=LearnConfig.k,
     show_default=True,
     type=click.IntRange(min=0),
     help="Nearest prototypes per layer (0 = no interaction, i.e. MTL+FT).",
 )
-@click.option("--depth", default=2, show_default=True, type=click.IntRange(min=1), help="Interaction layers.")
+@click.option(
+    "--depth",
+    default=LearnConfig.depth,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Interaction layers.",
+)
 @click.option(
     "--no-backpack", "no_backpack", is_flag=True, help="Train the MTL+FT baseline: the new head only."
 )
@@ -138,23 +145,29 @@ def build_cmd(
 @click.option(
     "--limit", default=None, type=click.IntRange(min=1), help="Use only N labelled training samples."
 )
-@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--epochs", default=LearnConfig.epochs, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", default=LearnConfig.lr, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option(
     "--base-lr-scale",
     "base_lr_scale",
-    default=0.1,
+    default=LearnConfig.base_lr_scale,
     show_default=True,
     type=click.FloatRange(min=0, min_open=True),
     help="Learning rate of the pre-trained backbone and heads = lr x this (new parts: lr).",
 )
-@click.option("--batch-size", "batch_size", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--batch-size",
+    "batch_size",
+    default=LearnConfig.batch_size,
+    show_default=True,
+    type=click.IntRange(min=1),
+)
+@click.option("--seed", default=LearnConfig.seed, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option(
     "--graph-engine",
     "engine",
-    default="auto",
+    default=LearnConfig.engine,
     show_default=True,
     type=click.Choice(["auto", "dgl", "native"]),
 )

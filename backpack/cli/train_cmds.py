@@ -13,6 +13,7 @@ import click
 from backpack.cli._common import EXIT_USAGE, echo_json, fail, handle_errors, json_safe, log, report_run
 from backpack.cli._nproc import nproc_option
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
+from backpack.pipeline.runs import RunConfig  # torch-free: the defaults of a run live there
 
 
 def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
@@ -40,13 +41,13 @@ def _show_warnings() -> None:
 )
 @click.option("--tasks", required=True, help="Comma-separated tasks: ar, lta, oscc, pnr (one = single-task).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN folder to write.")
-@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--epochs", default=RunConfig.epochs, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=RunConfig.seed, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option(
     "--model",
     "model",
-    default="graph",
+    default=RunConfig.model,
     show_default=True,
     type=click.Choice(["graph", "mlp"]),
     help="graph: the temporal GNN backbone; mlp: the paper's MLP baseline.",
@@ -54,23 +55,25 @@ def _show_warnings() -> None:
 @click.option(
     "--graph-engine",
     "engine",
-    default="auto",
+    default=RunConfig.engine,
     show_default=True,
     type=click.Choice(["auto", "dgl", "native"]),
 )
-@click.option("--hidden", default=256, show_default=True, type=click.IntRange(min=1))
-@click.option("--layers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--hidden", default=RunConfig.hidden, show_default=True, type=click.IntRange(min=1))
+@click.option("--layers", default=RunConfig.layers, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--feat-dim",
     "feat_dim",
-    default=256,
+    default=RunConfig.feat_dim,
     show_default=True,
     type=click.IntRange(min=1),
     help="Width of the task features f^k.",
 )
-@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option("--batch-size", "batch_size", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--features", default="omnivore_video_swinl", show_default=True, help="Feature folder name.")
+@click.option("--lr", default=RunConfig.lr, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option(
+    "--batch-size", "batch_size", default=RunConfig.batch_size, show_default=True, type=click.IntRange(min=1)
+)
+@click.option("--features", default=RunConfig.features, show_default=True, help="Feature folder name.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @click.option(
     "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."

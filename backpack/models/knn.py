@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
-from backpack.errors import BackpackError, invalid
+from backpack.store._device_search import exact_topk
 
 # The torch path keeps a second (normalised) copy of the prototypes on the model's device.
 TORCH_KNN_MAX_BYTES = 256 * 2**20
@@ -42,18 +41,12 @@ def torch_path_for(f: Tensor) -> bool:
 def nearest(f: Tensor, unit: Tensor, k: int, where: str = "the refinement k-NN") -> Tensor:
     """Ids [M, k] of the rows of ``unit`` [P, D] (L2-normalised) most cosine-similar to ``f`` [M, D].
 
-    Ranking by ``f . p`` is ranking by cosine for a fixed query, so the queries need no
-    normalisation. Non-finite queries are refused, as the store's search refuses them.
+    The store's exact torch search (:func:`backpack.store._device_search.exact_topk`) without
+    normalising the queries: ranking by ``f . p`` is ranking by cosine for a fixed query.
 
     Shapes: f [M, D], unit [P, D] -> [M, k] int64, on ``f``'s device.
     """
-    q = f.detach()
-    if q.dtype != unit.dtype:
-        q = q.to(unit.dtype)
-    if not bool(torch.isfinite(q).all()):
-        bad = torch.nonzero(~torch.isfinite(q))[0].tolist()
-        raise BackpackError(invalid(f"queries[{bad[0]}, {bad[1]}]", where, "a finite number", "nan/inf"))
-    return torch.topk(q @ unit.T, k, dim=1, sorted=True).indices
+    return exact_topk(f.detach(), unit, k, where, normalise=False)[1]
 
 
 __all__ = ["TORCH_KNN_MAX_BYTES", "nearest", "torch_path_for", "uses_torch_knn"]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, Any
 
 from backpack._io import atomic_write, atomic_write_json, sha256_file
 from backpack.errors import RunError, invalid
+
+if TYPE_CHECKING:  # torch is imported by the functions that need it: run folders are read without it
+    import torch
+    from torch import Tensor, nn
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -48,6 +49,8 @@ def read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, str]]:
     """Flatten an optimizer state: tensors as ``state.<param>.<name>``, the rest as JSON metadata."""
+    from torch import Tensor
+
     sd = optimizer.state_dict()
     tensors: dict[str, Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from backpack.errors import ConfigError, invalid
+from backpack.pipeline.learner_runs import LearnConfig
 
 ALL_TASKS = ("ar", "lta", "oscc", "pnr")
 METHODS = ("Single-task (temporal graph)", "MTL", "MTL+FT", "EgoPack")
@@ -33,10 +34,10 @@ class DemoConfig:
     mtl_epochs: int = 30
     mtl_limit: dict[str, int] = field(default_factory=lambda: {"lta": 240})
     few_labels: int = 100  # labelled samples of the novel task
-    learn_epochs: int = 10
-    lr: float = 1e-3
-    base_lr_scale: float = 0.1  # learn: lr of the pre-trained backbone/heads (EgoPack and MTL+FT alike)
-    k: int = 4
+    learn_epochs: int = LearnConfig.epochs
+    lr: float = LearnConfig.lr
+    base_lr_scale: float = LearnConfig.base_lr_scale  # EgoPack and MTL+FT alike
+    k: int = LearnConfig.k
     depth: int = 2
 
     def __post_init__(self) -> None:

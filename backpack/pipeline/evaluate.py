@@ -55,8 +55,8 @@ def evaluate_run(
         For a missing, incomplete or incompatible run folder.
     """
     from backpack.data import Ego4DDataset
+    from backpack.pipeline.devices import resolve_device
     from backpack.pipeline.runs import load_run
-    from backpack.pipeline.trainer import resolve_device
 
     dev = resolve_device(device)
     run = load_run(run_dir, device=str(dev), engine=engine)

@@ -144,8 +144,8 @@ def explain_run(
     key, secret, ...) open the run's store (or ``store``).
     """
     from backpack.data import Ego4DDataset
+    from backpack.pipeline.devices import resolve_device
     from backpack.pipeline.learn import load_learner_run
-    from backpack.pipeline.trainer import resolve_device
 
     dev = resolve_device(device)
     run = load_learner_run(run_dir, device=str(dev), store=store, storage_options=storage_options)

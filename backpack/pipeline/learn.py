@@ -102,9 +102,10 @@ def learn_novel_task(
     """
     from backpack._io import atomic_write_json
     from backpack.data import Ego4DDataset
+    from backpack.pipeline.devices import resolve_device
     from backpack.pipeline.evaluate import check_data_fits
     from backpack.pipeline.runs import load_run, write_run_files
-    from backpack.pipeline.trainer import fit, resolve_device
+    from backpack.pipeline.trainer import fit
     from backpack.tasks.registry import get_task
 
     out_dir = Path(out)
@@ -262,8 +263,8 @@ def evaluate_learner_run(
     ``storage_options`` (s3: endpoint_url, key, secret, ...) open the run's store (or ``store``).
     """
     from backpack.data import Ego4DDataset
+    from backpack.pipeline.devices import resolve_device
     from backpack.pipeline.evaluate import check_data_fits, evaluate_model
-    from backpack.pipeline.trainer import resolve_device
 
     dev = resolve_device(device)
     run = load_learner_run(

@@ -33,7 +33,9 @@ class LearnConfig:
     limit: int | None = None
     epochs: int = 10
     lr: float = 1e-3
-    base_lr_scale: float = 1.0  # lr of the pre-trained backbone and heads = lr * base_lr_scale
+    # lr of the pre-trained backbone and heads = lr * base_lr_scale: a tenth, so that the few
+    # labels of the novel task refine what the multi-task model learned rather than overwrite it
+    base_lr_scale: float = 0.1
     batch_size: int = 16
     seed: int = 0
     engine: str = "auto"

@@ -32,7 +32,12 @@ VOCABULARY = "vocabulary.json"
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything needed to rebuild the model of a run and to tell whether data fits it."""
+    """Everything needed to rebuild the model of a run and to tell whether data fits it.
+
+    Its field defaults are the defaults of ``backpack train`` and of :func:`train_run` alike.
+    lr 1e-3 over 10 epochs trains the small model on the synthetic data in minutes; the paper's
+    1e-4 / 1e-6 over 30-40 epochs are for Ego4D.
+    """
 
     tasks: tuple[str, ...]
     in_dim: int

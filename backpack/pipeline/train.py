@@ -11,20 +11,8 @@ import torch
 from backpack.errors import ConfigError, DataError, RunError, invalid
 from backpack.pipeline.runs import CONFIG, Run, RunConfig, read_config, write_run_files
 
-# Defaults chosen for the synthetic data: lr 1e-3 trains the small model in a few epochs (the
-# paper's 1e-4 / 1e-6 are for Ego4D with 30-40 epochs).
-DEFAULTS: dict[str, Any] = dict(
-    epochs=10,
-    seed=0,
-    model="graph",
-    hidden=256,
-    layers=2,
-    feat_dim=256,
-    dropout=0.1,
-    lr=1e-3,
-    batch_size=16,
-    engine="auto",
-)
+# The hyper-parameters train_run accepts as ``options``; their defaults are RunConfig's (one home).
+OPTIONS = ("epochs", "seed", "model", "hidden", "layers", "feat_dim", "dropout", "lr", "batch_size", "engine")
 
 
 def train_run(
@@ -44,7 +32,7 @@ def train_run(
     """Train a multi-task (or single-task) model on ``tasks`` and write the RUN folder ``out``.
 
     ``options`` are the :class:`RunConfig` hyper-parameters (epochs, seed, model, hidden, layers,
-    feat_dim, dropout, lr, batch_size, engine); see ``DEFAULTS``. With ``resume=True`` the run in
+    feat_dim, dropout, lr, batch_size, engine); their defaults are :class:`RunConfig`'s. With ``resume=True`` the run in
     ``out`` continues from its last finished epoch (its settings must match; ``epochs`` may grow).
 
     Raises
@@ -56,13 +44,14 @@ def train_run(
     from backpack.data import Ego4DDataset
     from backpack.distributed import barrier, is_main_process
     from backpack.models.multitask import build_model
-    from backpack.pipeline.trainer import fit, resolve_device
+    from backpack.pipeline.devices import resolve_device
+    from backpack.pipeline.trainer import fit
     from backpack.tasks.registry import get_task, parse_tasks
 
-    unknown = sorted(set(options) - set(DEFAULTS))
+    unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
-        raise ConfigError(invalid("options", "train_run", f"some of {sorted(DEFAULTS)}", unknown))
-    opts = {**DEFAULTS, **options}
+        raise ConfigError(invalid("options", "train_run", f"some of {sorted(OPTIONS)}", unknown))
+    opts = {name: getattr(RunConfig, name) for name in OPTIONS} | options
     names = parse_tasks(tasks)
     limit = dict(limit or {})
     for t, n in limit.items():

@@ -22,20 +22,8 @@ import torch
 from backpack.backbone.graph import GraphBatch, GraphSample
 from backpack.errors import ConfigError, DataError, RunError, invalid
 from backpack.pipeline.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from backpack.pipeline.devices import resolve_device
 from backpack.tasks.base import Task
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is checked."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(invalid("device", "training", "auto, cpu or cuda[:i]", device)) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(invalid("device", "training", "auto or cpu (CUDA is not available here)", device))
-    return dev
 
 
 def epoch_orders(

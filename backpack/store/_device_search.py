@@ -41,6 +41,35 @@ def _faiss_gpu_index(view: TaskView, device: Any) -> Any | None:
     return cached[1]
 
 
+def exact_topk(q: Any, unit: Any, k: int, where: str, *, normalise: bool = True) -> tuple[Any, Any]:
+    """Exact cosine top-``k`` in torch: the one implementation (the store's device path and the model's k-NN).
+
+    ``unit`` [P, D] holds L2-normalised prototypes on ``q``'s device. With ``normalise=False`` the
+    queries are not normalised: ranking by ``q . p`` is ranking by cosine for a fixed query, so
+    the ids are the same and only the scores differ. Non-finite queries are refused. The
+    [tile, P] score matrix is bounded by tiling the queries.
+
+    Shapes: q [Q, D], unit [P, D] -> (scores [Q, k] float, ids [Q, k] int64), on ``q``'s device.
+    """
+    import torch
+
+    if q.dtype != unit.dtype:
+        q = q.to(unit.dtype)
+    if not bool(torch.isfinite(q).all()):
+        bad = torch.nonzero(~torch.isfinite(q))[0].tolist()
+        raise BackpackError(invalid(f"queries[{bad[0]}, {bad[1]}]", where, "a finite number", "nan/inf"))
+    if normalise:
+        q = torch.nn.functional.normalize(q, dim=1)
+    if q.shape[0] == 0:
+        empty = q.new_empty((0, k))
+        return empty, empty.to(torch.int64)
+    tile = max(1, _QUERY_TILE_BYTES // (4 * max(1, unit.shape[0])))
+    if q.shape[0] <= tile:
+        return torch.topk(q @ unit.T, k, dim=1, sorted=True)
+    parts = [torch.topk(q[i : i + tile] @ unit.T, k, dim=1, sorted=True) for i in range(0, q.shape[0], tile)]
+    return torch.cat([p.values for p in parts]), torch.cat([p.indices for p in parts])
+
+
 def device_search(view: TaskView, q: Any, k: int) -> tuple[Any, Any]:
     """Cosine top-``k`` for torch queries ``q`` [Q, D] on a non-CPU device; results on that device."""
     import torch
@@ -48,28 +77,18 @@ def device_search(view: TaskView, q: Any, k: int) -> tuple[Any, Any]:
     if not (q.is_floating_point() or q.dtype in (torch.int32, torch.int64)):
         raise BackpackError(invalid("dtype of queries", view._where, "float or int", q.dtype))
     q = q.to(torch.float32)
-    if not bool(torch.isfinite(q).all()):
-        bad = torch.nonzero(~torch.isfinite(q))[0].tolist()
-        raise BackpackError(
-            invalid(f"queries[{bad[0]}, {bad[1]}]", view._where, "a finite number", "nan/inf")
-        )
-    qn = torch.nn.functional.normalize(q, dim=1)
     gpu_index = _faiss_gpu_index(view, q.device) if q.device.type == "cuda" else None
     if gpu_index is not None:
-        return gpu_index.search(qn.contiguous(), k)
+        if not bool(torch.isfinite(q).all()):  # exact_topk checks its own queries
+            bad = torch.nonzero(~torch.isfinite(q))[0].tolist()
+            raise BackpackError(
+                invalid(f"queries[{bad[0]}, {bad[1]}]", view._where, "a finite number", "nan/inf")
+            )
+        return gpu_index.search(torch.nn.functional.normalize(q, dim=1).contiguous(), k)
     key = f"torch:{q.device}"
     protos = view._device_cache.get(key)
     if protos is None:
         # Prototypes are frozen: normalise once, keep them on the device.
         protos = torch.nn.functional.normalize(torch.from_numpy(view.prototypes.copy()).to(q.device), dim=1)
         view._device_cache[key] = protos
-    tile = max(1, _QUERY_TILE_BYTES // (4 * view.count))
-    scores, ids = [], []
-    for start in range(0, qn.shape[0], tile):
-        s, i = torch.topk(qn[start : start + tile] @ protos.T, k, dim=1)
-        scores.append(s)
-        ids.append(i)
-    if not scores:
-        empty = qn.new_empty((0, k))
-        return empty, empty.to(torch.int64)
-    return torch.cat(scores), torch.cat(ids)
+    return exact_topk(q, protos, k, view._where)
