@@ -77,17 +77,13 @@ def build_cmd(
     from backpack.data import Ego4DDataset
     from backpack.pipeline.build import build_prototypes
     from backpack.pipeline.devices import resolve_device
-    from backpack.pipeline.learn import load_learner_run
-    from backpack.pipeline.learner_runs import is_learner_dir
-    from backpack.pipeline.runs import load_run
+    from backpack.pipeline.runs import load_run, run_kind
 
     dev = str(resolve_device(device))
-    if is_learner_dir(run_dir):  # its store (recorded URL) is opened with the same options
-        run = load_learner_run(run_dir, device=dev, engine=engine, storage_options=storage_options)
-    else:
-        run = load_run(run_dir, device=dev, engine=engine)
-    features = getattr(run, "base", None) or run.config
-    ds = Ego4DDataset(data, features=features.features)
+    # a learn run's store (its recorded URL) is opened with the same options as the target store
+    options = storage_options if run_kind(run_dir) == "learn" else None
+    run = load_run(run_dir, device=dev, engine=engine, storage_options=options)
+    ds = Ego4DDataset(data, features=run.model_config.features)
     version = build_prototypes(
         run,
         ds,

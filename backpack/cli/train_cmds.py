@@ -206,30 +206,18 @@ def evaluate_cmd(
     """
     storage_options = parse_storage_options(storage_option)
     _show_warnings()
-    from backpack.pipeline.learner_runs import is_learner_dir
+    from backpack.pipeline.evaluate import evaluate_run
 
-    if is_learner_dir(run_dir):
-        from backpack.pipeline.learn import evaluate_learner_run
-
-        raw = evaluate_learner_run(
-            run_dir,
-            data,
-            split=split,
-            device=device,
-            store=store,
-            skip_missing=skip_missing,
-            engine=engine,
-            storage_options=storage_options,
-        )
-    else:
-        if store is not None or storage_options:
-            flag = "--store" if store is not None else "--storage-option"
-            raise click.UsageError(f"{flag} applies only to runs of `backpack learn`.")
-        from backpack.pipeline.evaluate import evaluate_run
-
-        raw = evaluate_run(
-            run_dir, data, split=split, device=device, skip_missing=skip_missing, engine=engine
-        )
+    raw = evaluate_run(
+        run_dir,
+        data,
+        split=split,
+        device=device,
+        skip_missing=skip_missing,
+        engine=engine,
+        store=store,
+        storage_options=storage_options,
+    )
     metrics = json_safe(raw)
     if as_json:
         echo_json(metrics)

@@ -176,9 +176,8 @@ def build_prototypes(
         The published version number.
     """
     from backpack import __version__
-    from backpack.pipeline.learn import is_learner_run
 
-    learner = is_learner_run(run)
+    learner = run.kind == "learn"
     if add_task is not None and not learner:
         raise ConfigError(
             f"Invalid value for '--add-task' with run {str(run.dir)!r}: it is a multi-task run. "

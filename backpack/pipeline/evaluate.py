@@ -43,8 +43,13 @@ def evaluate_run(
     skip_missing: bool = False,
     engine: str | None = None,
     batch_size: int = 32,
+    store: str | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Evaluate a saved run on ``split`` of the data at ``data_root`` (JSON shape of ``backpack evaluate``).
+    """Evaluate a saved run of either kind on ``split`` of the data at ``data_root`` (``backpack evaluate``).
+
+    A run of ``backpack learn`` is evaluated with its recorded store version, or ``store``
+    (``storage_options`` open it); both are refused for a run of ``backpack train``.
 
     Raises
     ------
@@ -56,10 +61,26 @@ def evaluate_run(
     """
     from backpack.data import Ego4DDataset
     from backpack.pipeline.devices import resolve_device
-    from backpack.pipeline.runs import load_run
+    from backpack.pipeline.runs import load_run, run_kind
 
+    if run_kind(run_dir) == "learn":
+        from backpack.pipeline.learn import evaluate_learner_run
+
+        return evaluate_learner_run(
+            run_dir,
+            data_root,
+            split,
+            device,
+            store=store,
+            features=features,
+            cache_dir=cache_dir,
+            skip_missing=skip_missing,
+            engine=engine,
+            batch_size=batch_size,
+            storage_options=storage_options,
+        )
     dev = resolve_device(device)
-    run = load_run(run_dir, device=str(dev), engine=engine)
+    run = load_run(run_dir, device=str(dev), engine=engine, store=store, storage_options=storage_options)
     ds = Ego4DDataset(
         data_root, features=features or run.config.features, cache_dir=cache_dir, skip_missing=skip_missing
     )
@@ -86,8 +107,8 @@ def check_data_fits(run: Any, ds: Any) -> None:
             f"{len(run.taxonomy.verbs)} verbs / {len(run.taxonomy.nouns)} nouns. Got "
             f"{len(ds.taxonomy.verbs)} / {len(ds.taxonomy.nouns)} (or different names)."
         )
-    if ds.feature_dim != run.config.in_dim:
+    if ds.feature_dim != run.model_config.in_dim:
         raise DataError(
-            f"Invalid value for 'feature dimension' in {str(ds.root)!r}. Expected {run.config.in_dim} "
+            f"Invalid value for 'feature dimension' in {str(ds.root)!r}. Expected {run.model_config.in_dim} "
             f"(run {str(run.dir)!r}). Got {ds.feature_dim}."
         )

@@ -6,16 +6,14 @@ import os
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import torch
 
-from backpack.errors import DataError, RunError, StoreError
+from backpack.errors import ConfigError, DataError, RunError, StoreError
 from backpack.pipeline.learner_runs import (
     LEARNER,
     LearnConfig,
-    is_learner_dir,
     open_store,
     read_learn_config,
     store_content_hash,
@@ -35,9 +33,12 @@ class LearnerRun:
     metrics_history: list[dict[str, Any]]
     store: Any = None  # the opened Backpack (None for MTL+FT)
 
+    kind = "learn"
 
-def is_learner_run(run: Any) -> bool:
-    return isinstance(run, LearnerRun)
+    @property
+    def model_config(self) -> Any:
+        """The base run's RunConfig: it shapes the model and the data it reads."""
+        return self.base
 
 
 def _store_tasks(bp: Any, config: LearnConfig) -> dict[str, Any]:
@@ -104,13 +105,13 @@ def learn_novel_task(
     from backpack.data import Ego4DDataset
     from backpack.pipeline.devices import resolve_device
     from backpack.pipeline.evaluate import check_data_fits
-    from backpack.pipeline.runs import load_run, write_run_files
+    from backpack.pipeline.runs import load_run, run_kind, write_run_files
     from backpack.pipeline.trainer import fit
     from backpack.tasks.registry import get_task
 
     out_dir = Path(out)
     if resume:
-        if not is_learner_dir(out_dir):
+        if run_kind(out_dir) != "learn":
             raise RunError(
                 f"Cannot resume {str(out_dir)!r}: it holds no {LEARNER!r} (not a run of `backpack learn`)."
             )
@@ -119,6 +120,11 @@ def learn_novel_task(
             f"Output folder {str(out_dir)!r} is not empty. Use --resume to continue it, or another --out."
         )
     dev = resolve_device(device)
+    if run_kind(base_run) != "train":
+        raise ConfigError(
+            f"Invalid value for '--from': {str(base_run)!r} is a run of `backpack learn`. "
+            "Expected a run of `backpack train` (the multi-task model to start from)."
+        )
     base_run_obj = load_run(base_run, device="cpu", engine=config.engine)
     ds = Ego4DDataset(data_root, features=features or base_run_obj.config.features, cache_dir=cache_dir)
     check_data_fits(base_run_obj, ds)
@@ -273,7 +279,7 @@ def evaluate_learner_run(
     ds = Ego4DDataset(
         data_root, features=features or run.base.features, cache_dir=cache_dir, skip_missing=skip_missing
     )
-    check_data_fits(SimpleNamespace(dir=run.dir, taxonomy=run.taxonomy, config=run.base), ds)
+    check_data_fits(run, ds)
     task = run.model.task
     samples = task.build_samples(ds, split, train=False, seed=run.config.seed)
     if not samples:
@@ -288,8 +294,6 @@ def evaluate_learner_run(
 __all__ = [
     "LearnerRun",
     "evaluate_learner_run",
-    "is_learner_dir",
-    "is_learner_run",
     "learn_novel_task",
     "load_learner_run",
 ]

@@ -86,11 +86,6 @@ class LearnConfig:
             raise RunError(f"Invalid learner settings in {where}: {exc}") from None
 
 
-def is_learner_dir(run_dir: str | os.PathLike[str]) -> bool:
-    """Whether ``run_dir`` is a run of ``backpack learn`` (cheap: looks for ``learner.json``)."""
-    return (Path(run_dir) / LEARNER).is_file()
-
-
 def read_learn_config(run_dir: str | os.PathLike[str]) -> LearnConfig:
     from backpack.pipeline.checkpoint import read_json
 
@@ -120,7 +115,6 @@ def open_store(store: str, storage_options: dict[str, Any] | None = None) -> Any
 __all__ = [
     "LEARNER",
     "LearnConfig",
-    "is_learner_dir",
     "open_store",
     "read_learn_config",
     "store_content_hash",

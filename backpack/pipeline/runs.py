@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backpack.errors import RunError, invalid
+from backpack.errors import ConfigError, RunError, invalid
 from backpack.pipeline.checkpoint import (
     CHECKPOINT,
     FORMAT_VERSION,
@@ -99,6 +99,13 @@ class Run:
     metrics_history: list[dict[str, Any]]
     epoch: int = 0
 
+    kind = "train"  # a run of `backpack train` (a run of `backpack learn` is a LearnerRun)
+
+    @property
+    def model_config(self) -> RunConfig:
+        """The settings that shape the model and the data it reads (shared by both kinds of run)."""
+        return self.config
+
 
 def _read_json(path: Path) -> Any:
     return read_json(path, f"every run folder holds it (run folder {str(path.parent)!r}).")
@@ -167,12 +174,34 @@ def model_from_config(config: RunConfig, taxonomy: Any, engine: str | None = Non
     )
 
 
-def load_run(run_dir: str | os.PathLike[str], device: str = "cpu", engine: str | None = None) -> Run:
-    """Load a run folder: config, vocabulary, model weights (safetensors only) and metrics.
+def run_kind(run_dir: str | os.PathLike[str]) -> str:
+    """``"learn"`` for a run of ``backpack learn`` (it has ``learner.json``), else ``"train"``.
+
+    The one place the two kinds of run folder are told apart; cheap (no file is parsed).
+    """
+    from backpack.pipeline.learner_runs import LEARNER
+
+    return "learn" if (Path(run_dir) / LEARNER).is_file() else "train"
+
+
+def load_run(
+    run_dir: str | os.PathLike[str],
+    device: str = "cpu",
+    engine: str | None = None,
+    *,
+    store: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> Any:
+    """Load a run folder of either kind: config, vocabulary, model weights (safetensors only) and metrics.
+
+    A run of ``backpack train`` gives a :class:`Run`; a run of ``backpack learn`` gives a
+    :class:`~backpack.pipeline.learn.LearnerRun` with its recorded store version opened (or
+    ``store``, with ``storage_options``). Both have ``kind``, ``dir``, ``taxonomy``, ``model`` and
+    ``model_config`` (the :class:`RunConfig` that shapes the model and the data it reads).
 
     Parameters
     ----------
-    run_dir : the RUN folder written by ``backpack train``.
+    run_dir : the RUN folder written by ``backpack train`` or ``backpack learn``.
     device : where the model goes.
     engine : graph engine to run it with; None -> "auto" (weights do not depend on the engine, so a
         run trained with DGL runs on the native engine where DGL is missing).
@@ -182,7 +211,20 @@ def load_run(run_dir: str | os.PathLike[str], device: str = "cpu", engine: str |
     RunError
         A missing folder or file, an incompatible ``format_version``, a checksum mismatch, or
         weights that are not safetensors (pickles are never loaded) or do not fit the model.
+    ConfigError
+        ``store`` or ``storage_options`` given for a run of ``backpack train`` (it has no store).
     """
+    if run_kind(run_dir) == "learn":
+        from backpack.pipeline.learn import load_learner_run
+
+        return load_learner_run(
+            run_dir, device=device, engine=engine, store=store, storage_options=storage_options
+        )
+    if store is not None or storage_options:
+        flag = "--store" if store is not None else "--storage-option"
+        raise ConfigError(
+            f"{flag} applies only to runs of `backpack learn`; {str(run_dir)!r} is a `train` run."
+        )
     run, config, taxonomy, info = read_run_files(run_dir)
     model = model_from_config(config, taxonomy, engine)
     load_weights(run / WEIGHTS, model)

@@ -151,3 +151,42 @@ def test_evaluate_refuses_a_changed_store_unless_asked(tiny_world: dict[str, Pat
         evaluate_learner_run(tmp_path / "run", tiny_world["data"], device="cpu")
     metrics = evaluate_learner_run(tmp_path / "run", tiny_world["data"], device="cpu", store=str(store))
     assert 0 <= metrics["oscc"]["accuracy"] <= 100
+
+
+def test_learn_from_a_learn_run_says_from_takes_a_train_run(
+    tiny_world: dict[str, Path], tmp_path: Path
+) -> None:
+    common = ["--task", "oscc", "--data", str(tiny_world["data"]), "--epochs", "1", "--no-backpack"]
+    first = CliRunner().invoke(
+        cli, ["learn", *common, "--from", str(tiny_world["mtl"]), "--out", str(tmp_path / "a")]
+    )
+    assert first.exit_code == 0, first.output
+    res = CliRunner().invoke(
+        cli, ["learn", *common, "--from", str(tmp_path / "a"), "--out", str(tmp_path / "b")]
+    )
+    assert res.exit_code == 2
+    assert "'--from'" in res.stderr and "run of `backpack train`" in res.stderr, res.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_one_load_run_and_one_evaluate_for_both_kinds(tiny_world: dict[str, Path], tmp_path: Path) -> None:
+    from backpack.errors import ConfigError
+    from backpack.pipeline import LearnConfig, evaluate_run, learn_novel_task, load_run
+
+    store_ref = str(tiny_world["store"]) + "@v1"
+    learn_novel_task(
+        tiny_world["data"],
+        tiny_world["mtl"],
+        store_ref,
+        tmp_path / "l",
+        LearnConfig("oscc", epochs=1),
+        device="cpu",
+        progress=False,
+    )
+    mtl, learned = load_run(tiny_world["mtl"]), load_run(tmp_path / "l")
+    assert (mtl.kind, learned.kind) == ("train", "learn")
+    assert learned.model_config == mtl.model_config == mtl.config  # the learn run's base shapes its model
+    assert learned.store is not None and learned.store.version == 1
+    assert set(evaluate_run(tmp_path / "l", tiny_world["data"], device="cpu")) == {"oscc"}
+    with pytest.raises(ConfigError, match="applies only to runs of `backpack learn`"):
+        evaluate_run(tiny_world["mtl"], tiny_world["data"], device="cpu", store=str(tiny_world["store"]))
