@@ -3,6 +3,7 @@
 #   make test         default test suite in the main env (torch 2.2.1 + DGL)
 #   make test-modern  the same suite in the modern env (torch 2.13, numpy 2, no DGL)
 #   make test-all     every test, slow ones included, in both envs
+#   make lint         ruff check and ruff format --check (config in pyproject.toml)
 #   make bench        benchmarks for real -> benchmarks/results/latest.{json,md}
 PYTHON ?= python3.11
 MAIN := .venv
@@ -10,7 +11,7 @@ MODERN := .venv-modern
 export DGLBACKEND := pytorch
 export PYTHONHASHSEED := 0
 
-.PHONY: all envs demo test test-modern test-all bench clean lock
+.PHONY: all envs demo test test-modern test-all lint bench clean lock
 
 all: envs
 
@@ -40,6 +41,10 @@ test-modern: $(MODERN)/.stamp
 test-all: $(MAIN)/.stamp $(MODERN)/.stamp
 	$(MAIN)/bin/python -m pytest -q -m ""
 	$(MODERN)/bin/python -m pytest -q -m ""
+
+lint: $(MAIN)/.stamp
+	$(MAIN)/bin/ruff check .
+	$(MAIN)/bin/ruff format --check .
 
 bench: $(MAIN)/.stamp
 	$(MAIN)/bin/python -m pytest benchmarks -q --benchmark-enable \

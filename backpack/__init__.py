@@ -13,7 +13,7 @@ from backpack._lazy import lazy_getattr
 from backpack.errors import BackpackError
 from backpack.store import Backpack, Manifest, TaskView, diff, export_bundle, import_bundle
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # The model side, imported (with torch) on first use only.
 _LAZY = {

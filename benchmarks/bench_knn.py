@@ -1,4 +1,4 @@
-"""Exact k-NN against this machine's GEMM rate (issue 5, target 1).
+"""Exact k-NN against this machine's GEMM rate.
 
 At P = 3,000 prototypes, D = 256 and Q = 128 / 512 queries, in one run (rounds interleaved):
 

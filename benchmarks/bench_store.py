@@ -174,7 +174,7 @@ def test_exact_vs_approximate(benchmark: Any, size: int) -> None:
 
     The IVF index is the store's own (``build_index(..., "ivf")``: nlist from the size, nprobe
     tuned at build on held-out prototypes, backpack/store/_index.py). At 1M the case uses nlist
-    1024 (a 4 sqrt(n) = 4000 nlist trains k-means for many minutes on 2 cores). Issue 5 target 4
+    1024 (a 4 sqrt(n) = 4000 nlist trains k-means for many minutes on 2 cores). The approximate-index target
     (1M): ``ivf_recall_at_4`` >= 0.95 on the held-out queries and ``ivf_over_flat`` >= 10
     (``target_met``); ``ivf_recall_at_build`` is what the manifest records.
     """

@@ -1,4 +1,4 @@
-"""One-shot GPU check (issue 5, target 6): k-NN and an EgoPack training step on a CUDA device.
+"""One-shot GPU check: k-NN and an EgoPack training step on a CUDA device.
 
 \b
     python experiments/gpu_check.py --out gpu_check.json            # on a machine with a GPU (< 5 min)

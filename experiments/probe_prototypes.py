@@ -3,7 +3,7 @@
 Usage::
 
     python experiments/probe_prototypes.py --out ./backpack-demo --seeds 0 1 2 \\
-        --markdown benchmarks/results/probe_prototypes.md
+        --markdown experiments/results/probe_prototypes.md
 
 For each seed and novel task whose demo runs exist in ``OUT/seed-S`` (see ``sweep_k_depth.py``),
 the multi-task run's heads embed the AR **val** clips and each store task's nearest prototype is

@@ -4,7 +4,7 @@ seeds, like the paper's Fig. 4; also the key comparison EgoPack vs MTL+FT vs sin
 Usage::
 
     python experiments/sweep_k_depth.py --novel oscc --seeds 0 1 2 --out ./backpack-demo \\
-        --markdown benchmarks/results/sweep_oscc.md
+        --markdown experiments/results/sweep_k_depth.md
     python experiments/sweep_k_depth.py --novel ar --seeds 0 1 2 --methods-only
 
 Each seed reuses (or trains) the demo's runs in ``OUT/seed-S`` (``backpack demo --seed S``), then

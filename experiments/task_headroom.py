@@ -2,7 +2,7 @@
 
 Usage::
 
-    python experiments/task_headroom.py --seeds 0 1 2 --markdown benchmarks/results/task_headroom.md
+    python experiments/task_headroom.py --seeds 0 1 2 --markdown experiments/results/task_headroom.md
 
 No model is trained. For each seed the synthetic dataset is generated and the **val** split scored,
 with the tasks' own metrics, by predictors that use labels or the generator's latents:
@@ -13,7 +13,7 @@ with the tasks' own metrics, by predictors that use labels or the generator's la
   oracle that knows the last observed action and follows the most frequent train transitions.
 
 A method can only show a gain on a task between its prior and a good oracle; on this data that range
-is small for LTA and PNR (see ``benchmarks/results/key_result.md``).
+is small for LTA and PNR (see ``experiments/results/key_result.md``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``backpack demo``: the whole EgoPack story on synthetic data (issue 4).
+"""``backpack demo``: the whole EgoPack story on synthetic data.
 
 Only click and the standard library at import time.
 """

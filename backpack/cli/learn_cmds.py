@@ -1,4 +1,4 @@
-"""``backpack build``, ``backpack learn`` and ``backpack explain`` (EgoPack, issue 4).
+"""``backpack build``, ``backpack learn`` and ``backpack explain`` (EgoPack).
 
 Only click and the standard library at import time; torch and the learner load inside commands.
 """

@@ -13,7 +13,7 @@ import click
 
 # name -> "module:attribute"; each module keeps heavy imports inside its command functions.
 COMMANDS: dict[str, str] = {
-    # store (issue 2): numpy/zarr/faiss only
+    # store: numpy/zarr/faiss only
     "inspect": "backpack.cli.store_cmds:inspect_cmd",
     "log": "backpack.cli.store_cmds:log_cmd",
     "tag": "backpack.cli.store_cmds:tag_cmd",
@@ -22,11 +22,11 @@ COMMANDS: dict[str, str] = {
     "export": "backpack.cli.store_cmds:export_cmd",
     "import": "backpack.cli.store_cmds:import_cmd",
     "query": "backpack.cli.store_cmds:query_cmd",
-    # data and model (issue 3)
+    # data and model
     "synth": "backpack.cli.data_cmds:synth_cmd",
     "train": "backpack.cli.train_cmds:train_cmd",
     "evaluate": "backpack.cli.train_cmds:evaluate_cmd",
-    # backpack building and the novel-task learner (issue 4)
+    # backpack building and the novel-task learner
     "build": "backpack.cli.learn_cmds:build_cmd",
     "learn": "backpack.cli.learn_cmds:learn_cmd",
     "explain": "backpack.cli.learn_cmds:explain_cmd",

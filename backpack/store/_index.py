@@ -54,8 +54,7 @@ def blas_path() -> Iterator[None]:
 
     faiss takes a per-pair SIMD loop when Q x D < 128,000 (fewer than 500 queries at D = 256),
     2-9x slower here than its GEMM path (reference/facts.md). Below Q x D = 2048 (a handful of
-    queries) the fixed cost of a GEMM call loses to the per-pair loop (measured: Q = 1, P = 3,000,
-    D = 256: 0.04 ms per-pair vs 0.2 ms GEMM), so tiny batches keep it.
+    queries) the fixed cost of a GEMM call loses to the per-pair loop, so tiny batches keep it.
     """
     import faiss
 

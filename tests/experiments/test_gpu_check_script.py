@@ -1,4 +1,4 @@
-"""experiments/gpu_check.py (issue 5, target 6): its device-independent parts, run on the CPU."""
+"""experiments/gpu_check.py: its device-independent parts, run on the CPU."""
 
 from __future__ import annotations
 

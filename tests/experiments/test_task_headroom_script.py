@@ -1,4 +1,4 @@
-"""experiments/task_headroom.py: label-only references of the PNR and LTA metrics (issue 4's diagnosis)."""
+"""experiments/task_headroom.py: label-only references of the PNR and LTA metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``--storage-option`` on build, learn, evaluate and explain (issue 7): an S3 store whose endpoint and
+"""``--storage-option`` on build, learn, evaluate and explain: an S3 store whose endpoint and
 credentials are given only on the command line, never by AWS_* variables, and never written anywhere.
 """
 
