@@ -4,23 +4,14 @@
 
 from __future__ import annotations
 
+from backpack import models, pipeline
 from backpack._lazy import deprecated_getattr
 
-_MOVED = {
-    "PrototypeAccumulator": "backpack.models.accumulator",
-    "CrossTaskInteraction": "backpack.models.interaction",
-    "PrototypeRefinement": "backpack.models.interaction_layer",
-    "NovelTaskModel": "backpack.models.novel",
-    "build_prototypes": "backpack.pipeline.build",
-    "learn_novel_task": "backpack.pipeline.learn",
-    "LearnConfig": "backpack.pipeline.learner_runs",
-    "evaluate_learner_run": "backpack.pipeline.learn",
-    "load_learner_run": "backpack.pipeline.learn",
-    "explain_run": "backpack.pipeline.explain",
-    "run_demo": "backpack.pipeline.demo",
-    "DemoConfig": "backpack.pipeline.demo",
-    "probe_store": "backpack.pipeline.probe",
-    "retrieval_hits": "backpack.pipeline.probe",
-}
+_OLD_NAMES = (
+    "PrototypeAccumulator", "CrossTaskInteraction", "PrototypeRefinement", "NovelTaskModel",
+    "build_prototypes", "learn_novel_task", "LearnConfig", "evaluate_learner_run", "load_learner_run",
+    "explain_run", "run_demo", "DemoConfig", "probe_store", "retrieval_hits",
+)  # fmt: skip
+_HOMES = {**models._LAZY, **pipeline._LAZY}
 
-__getattr__ = deprecated_getattr(__name__, _MOVED, removed_in="0.3")
+__getattr__ = deprecated_getattr(__name__, {n: _HOMES[n] for n in _OLD_NAMES}, removed_in="0.3")

@@ -5,20 +5,13 @@ and checkpoints to :mod:`backpack.pipeline`. The old names keep working, with a
 
 from __future__ import annotations
 
+from backpack import models, pipeline
 from backpack._lazy import deprecated_getattr
 
-_MOVED = {
-    "MultiTaskModel": "backpack.models.multitask",
-    "build_model": "backpack.models.multitask",
-    "RunConfig": "backpack.pipeline.runs",
-    "Run": "backpack.pipeline.runs",
-    "load_run": "backpack.pipeline.runs",
-    "save_checkpoint": "backpack.pipeline.checkpoint",
-    "load_checkpoint": "backpack.pipeline.checkpoint",
-    "fit": "backpack.pipeline.trainer",
-    "evaluate_model": "backpack.pipeline.evaluate",
-    "evaluate_run": "backpack.pipeline.evaluate",
-    "train_run": "backpack.pipeline.train",
-}
+_OLD_NAMES = (
+    "MultiTaskModel", "build_model", "RunConfig", "Run", "load_run", "save_checkpoint", "load_checkpoint",
+    "fit", "evaluate_model", "evaluate_run", "train_run",
+)  # fmt: skip
+_HOMES = {**models._LAZY, **pipeline._LAZY}
 
-__getattr__ = deprecated_getattr(__name__, _MOVED, removed_in="0.3")
+__getattr__ = deprecated_getattr(__name__, {n: _HOMES[n] for n in _OLD_NAMES}, removed_in="0.3")
