@@ -86,7 +86,12 @@ def build_cmd(
     else:
         run = load_run(run_dir, device=dev, engine=engine)
     features = getattr(run, "base", None) or run.config
-    ds = Ego4DDataset(data, features=features.features)
+    from backpack.pipeline.evaluate import recorded_feature_time
+
+    # the prototypes come from the AR train clips only: the other files are not read
+    ds = Ego4DDataset(
+        data, features=features.features, tasks=["ar"], splits=["train"], **recorded_feature_time(features)
+    )
     version = build_prototypes(
         run,
         ds,

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from backpack.data.layout import data_change
 from backpack.errors import DataError, RunError, StoreError
 from backpack.pipeline.learner_runs import (
     LEARNER,
@@ -34,7 +35,6 @@ class LearnerRun:
     model: Any  # NovelTaskModel
     metrics_history: list[dict[str, Any]]
     store: Any = None  # the opened Backpack (None for MTL+FT)
-
 
 
 def is_learner_run(run: Any) -> bool:
@@ -103,7 +103,7 @@ def learn_novel_task(
     """
     from backpack.data import Ego4DDataset
     from backpack.pipeline.checkpoint import atomic_write_json
-    from backpack.pipeline.evaluate import check_data_fits
+    from backpack.pipeline.evaluate import check_data_fits, recorded_feature_time
     from backpack.pipeline.runs import load_run, write_run_files
     from backpack.pipeline.trainer import fit, resolve_device
     from backpack.tasks.registry import get_task
@@ -120,7 +120,13 @@ def learn_novel_task(
         )
     dev = resolve_device(device)
     base_run_obj = load_run(base_run, device="cpu", engine=config.engine)
-    ds = Ego4DDataset(data_root, features=features or base_run_obj.config.features, cache_dir=cache_dir)
+    ds = Ego4DDataset(
+        data_root,
+        features=features or base_run_obj.config.features,
+        cache_dir=cache_dir,
+        tasks=[config.task],
+        **recorded_feature_time(base_run_obj.config, features),
+    )
     check_data_fits(base_run_obj, ds)
     bp = None
     if not config.no_backpack:
@@ -139,14 +145,25 @@ def learn_novel_task(
             store_tasks=tuple(tasks),
             store_content=store_content_hash(bp, list(tasks)),
         )
-    config = replace(config, base_run=str(Path(base_run).resolve()), data_fingerprint=ds.fingerprint())
+    config = replace(
+        config,
+        base_run=str(Path(base_run).resolve()),
+        data_fingerprint=ds.fingerprint(),
+        data_files=ds.files_read(),
+        feature_time=ds.feature_time.to_dict(),
+    )
     if resume:
         before, now = read_learn_config(out_dir).to_dict(), config.to_dict()
-        diff = [k for k in now if k != "epochs" and before.get(k) != now[k]]
+        diff = [k for k in now if k not in ("epochs", "data_files") and before.get(k) != now[k]]
         if diff:
             raise RunError(
                 f"Cannot resume {str(out_dir / LEARNER)!r}: settings differ in {diff}. "
                 f"Expected {[before.get(k) for k in diff]}. Got {[now[k] for k in diff]}."
+                + (
+                    data_change(before.get("data_files") or {}, now["data_files"])
+                    if "data_fingerprint" in diff
+                    else ""
+                )
             )
     torch.manual_seed(config.seed)  # the new head first, then the interaction: same head with or without it
     model = _build_model(base_run_obj.model, config, ds.taxonomy, base_run_obj.config, bp)
@@ -263,7 +280,7 @@ def evaluate_learner_run(
     ``storage_options`` (s3: endpoint_url, key, secret, ...) open the run's store (or ``store``).
     """
     from backpack.data import Ego4DDataset
-    from backpack.pipeline.evaluate import check_data_fits, evaluate_model
+    from backpack.pipeline.evaluate import check_data_fits, evaluate_model, recorded_feature_time
     from backpack.pipeline.trainer import resolve_device
 
     dev = resolve_device(device)
@@ -271,7 +288,13 @@ def evaluate_learner_run(
         run_dir, device=str(dev), engine=engine, store=store, storage_options=storage_options
     )
     ds = Ego4DDataset(
-        data_root, features=features or run.base.features, cache_dir=cache_dir, skip_missing=skip_missing
+        data_root,
+        features=features or run.base.features,
+        cache_dir=cache_dir,
+        skip_missing=skip_missing,
+        tasks=[run.config.task],
+        splits=[split],
+        **recorded_feature_time(run.base, features),
     )
     check_data_fits(SimpleNamespace(dir=run.dir, taxonomy=run.taxonomy, config=run.base), ds)
     task = run.model.task
