@@ -94,7 +94,9 @@ class Ego4DDataset:
         self._actions: dict[str, list[ActionClip]] = {}
         self._states: dict[str, list[StateClip]] = {}
         self._labelled: dict[tuple[str, str], bool] = {}
-        self._read: dict[Path, None] = {layout.taxonomy_file(self.root): None}  # files read, in order
+        # digests of the files read, taken when read (a file changed later does not change them)
+        self._read: dict[str, str] = {}
+        self._note_annotation(layout.taxonomy_file(self.root))
         self._used: set[str] = set()  # videos of the clips loaded
         wanted = layout.STANDARD_SPLITS if splits is None else tuple(splits)
         present = [
@@ -182,8 +184,8 @@ class Ego4DDataset:
     ) -> list[ClipT]:
         if not path.is_file():
             raise DataError(f"Missing annotation file {str(path)!r}. {self._expected()}")
+        self._note_annotation(path)
         clips, skipped = ann.parse_clips(path, self.taxonomy, parse, id_field, key, self.skip_invalid)
-        self._read[path] = None
         if skipped:
             warnings.warn(
                 f"{path.name}: skipped {skipped} invalid clip(s) (skip_invalid=True).", stacklevel=3
@@ -264,6 +266,7 @@ class Ego4DDataset:
                 f"No feature file for video {video_uid!r} in {str(self.root / self.features_name)!r}."
             )
         arr = self.cache.load(source)
+        self._read[source.relative_to(self.root).as_posix()] = layout.feature_digest(source)
         dim = int(arr.shape[1])
         if self._dim is None:
             self._dim, self._dim_source = dim, source
@@ -280,14 +283,21 @@ class Ego4DDataset:
         """Frames between two feature rows (the row of frame ``f`` is ``f // frames_per_feature``)."""
         return self.feature_time.stride
 
+    def _note_annotation(self, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return  # the parser reports the unreadable file, naming it
+        self._read[path.relative_to(self.root).as_posix()] = layout.annotation_digest(data)
+
     def files_read(self) -> dict[str, str]:
         """Digest of every file read so far, keyed by its path relative to the data root.
 
         The taxonomy, the annotation files of the loaded splits and the feature files of the videos
-        their clips use (see :func:`layout.file_digests`).
+        their clips use (bytes hashed for annotations, name and size for features; see
+        :func:`layout.file_digests`), each taken when the file was read.
         """
-        feats = [self._sources[uid] for uid in sorted(self._used) if uid in self._sources]
-        return layout.file_digests(self.root, list(self._read), feats)
+        return dict(sorted(self._read.items()))
 
     def fingerprint(self) -> str:
         """sha256 over :meth:`files_read`: exactly the files this dataset read (no paths, no mtimes)."""

@@ -112,22 +112,25 @@ def layout_tree(root: Path, features: str = DEFAULT_FEATURES) -> str:
     )
 
 
+def annotation_digest(data: bytes) -> str:
+    """Digest of an annotation file: sha256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def feature_digest(path: Path) -> str:
+    """Digest of a feature file: its name and size (hashing gigabytes of features at every open
+    would cost more than the run's data loading; the feature cache keys on size and mtime too)."""
+    text = f"{path.name}\0{path.stat().st_size}"
+    return "size:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def file_digests(
     root: Path, annotation_files: Iterable[Path], feature_files: Iterable[Path]
 ) -> dict[str, str]:
-    """Per-file digests, keyed by the path relative to ``root``: what a run read.
-
-    Annotation files are hashed by their bytes; feature files by their name and size (hashing
-    gigabytes of features at every open would cost more than the run's data loading).
-    """
-    out: dict[str, str] = {}
-    for path in annotation_files:
-        out[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    for path in feature_files:
-        text = f"{path.name}\0{path.stat().st_size}"
-        out[path.relative_to(root).as_posix()] = (
-            "size:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        )
+    """Per-file digests (:func:`annotation_digest`, :func:`feature_digest`) keyed by the path
+    relative to ``root``."""
+    out = {p.relative_to(root).as_posix(): annotation_digest(p.read_bytes()) for p in annotation_files}
+    out.update({p.relative_to(root).as_posix(): feature_digest(p) for p in feature_files})
     return dict(sorted(out.items()))
 
 
