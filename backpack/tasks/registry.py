@@ -15,12 +15,7 @@ if TYPE_CHECKING:
     from backpack.tasks.base import Task
 
 T = TypeVar("T", bound=type)
-BUILTIN_TASK_MODULES = (
-    "backpack.tasks.ar",
-    "backpack.tasks.lta",
-    "backpack.tasks.oscc",
-    "backpack.tasks.pnr",
-)
+BUILTIN_TASK_MODULES = ("backpack.tasks.ar", "backpack.tasks.lta", "backpack.tasks.oscc", "backpack.tasks.pnr")
 
 _REGISTRY: dict[str, type[Task]] = {}
 _INSTANCES: dict[str, Task] = {}

@@ -12,7 +12,7 @@ import pytest
 from backpack.data import Ego4DDataset
 from backpack.data.layout import data_change
 from backpack.errors import DataError
-from tests.data.real_layout import oscc_positive, rows, write_download
+from tests.data.real_layout import rows, write_download
 
 
 @pytest.fixture
