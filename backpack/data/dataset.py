@@ -40,24 +40,21 @@ class Ego4DDataset:
     cache_dir
         Where float32 ``.npy`` copies of the features go; default ``root/.backpack-cache/<features>``.
     skip_missing
-        Drop (with a warning and a count) clips whose video has no feature file, instead of raising.
+        Drop (warning, count) clips whose video has no feature file, instead of raising.
     skip_invalid
-        Drop (with a warning and a count) clips with bad fields, instead of raising.
+        Drop (warning, count) clips with bad fields, instead of raising.
     tasks
-        Task (``ar``, ``lta``, ``oscc``, ``pnr``) or family (``lta``, ``oscc``) names whose files are
-        checked at open; ``None``: every family.
+        Task (``ar``, ``lta``, ``oscc``, ``pnr``) or family names whose files are checked at open.
     splits
-        Splits checked at open; ``None``: those of ``train``/``val`` present (an explicit split must
-        exist). Other splits load when first asked for.
+        Splits checked at open (``None``: train/val where present); others load when first used.
     feature_stride, feature_window
         Frames between feature rows and frames per row, overriding the table.
 
     Raises
     ------
     DataError
-        Missing taxonomy or annotation files (the message shows the expected layout), bad clips,
-        labels outside the taxonomy, missing or broken feature files, features of different
-        dimensions, empty splits.
+        Missing taxonomy or annotation files (the message shows the expected layout), bad clips or
+        labels, missing or broken feature files, features of different dimensions, empty splits.
     """
 
     def __init__(
@@ -284,11 +281,8 @@ class Ego4DDataset:
         return self.feature_time.stride
 
     def _note_annotation(self, path: Path) -> None:
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return  # the parser reports the unreadable file, naming it
-        self._read[path.relative_to(self.root).as_posix()] = layout.annotation_digest(data)
+        if path.is_file():  # else the parser reports the missing or unreadable file, naming it
+            self._read[path.relative_to(self.root).as_posix()] = layout.annotation_digest(path.read_bytes())
 
     def files_read(self) -> dict[str, str]:
         """Digest of every file read so far, keyed by its path relative to the data root.

@@ -102,9 +102,7 @@ class SyntheticConfig:
     oscc_clips: tuple[int, int] = (400, 150)  # train, val (about half positive)
     lta_test_videos: int = 12  # fho_lta_test_unannotated.json
     oscc_test_clips: int = 150  # fho_oscc-pnr_test_unannotated.json
-    # each LTA clip holds at least N + Z = 2 + 20 actions: one window of the official LTA protocol
-    # (real LTA clips last 8 minutes, about 90 actions)
-    lta_min_actions: int = 22
+    lta_min_actions: int = 22  # per LTA clip: N + Z = 2 + 20, one window of the official protocol
     video_seconds: tuple[float, float] = (120.0, 240.0)
     action_seconds: tuple[float, float] = (2.5, 6.0)
     gap_seconds: tuple[float, float] = (0.3, 2.0)
@@ -274,10 +272,8 @@ def make_video(
     signal: float = 1.0,
     min_actions: int = 0,
 ) -> Video:
-    """One video: a uid, its duration, its actions and its features.
-
-    A video drawn too short for ``min_actions`` actions is lengthened to end just after the last.
-    """
+    """One video: a uid, its duration, its actions (at least ``min_actions``: a video drawn too
+    short is lengthened to end just after its last action) and its features."""
     uid = make_uid(rng)
     frames = int(rng.uniform(*cfg.video_seconds) * FPS)
     actions = make_actions(cfg, world, rng, frames, min_actions)
