@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -75,6 +76,20 @@ def report_run(run_dir: Any, history: list[dict[str, Any]], as_json: bool, **fie
 def log(msg: str) -> None:
     """Human-readable progress and logs go to stderr."""
     click.echo(msg, err=True)
+
+
+class _StderrHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        log(record.getMessage())
+
+
+def show_data_log() -> None:
+    """Send the data loader's info lines (which v1/ or v2/ folder was used) to stderr, once."""
+    logger = logging.getLogger("backpack.data")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def fail(msg: str, code: int = EXIT_FAILED_CHECK) -> None:

@@ -83,7 +83,16 @@ def build_cmd(
     # a learn run's store (its recorded URL) is opened with the same options as the target store
     options = storage_options if run_kind(run_dir) == "learn" else None
     run = load_run(run_dir, device=dev, engine=engine, storage_options=options)
-    ds = Ego4DDataset(data, features=run.model_config.features)
+    from backpack.pipeline.evaluate import recorded_feature_time
+
+    # the prototypes come from the AR train clips only: the other files are not read
+    ds = Ego4DDataset(
+        data,
+        features=run.model_config.features,
+        tasks=["ar"],
+        splits=["train"],
+        **recorded_feature_time(run.model_config),
+    )
     version = build_prototypes(
         run,
         ds,

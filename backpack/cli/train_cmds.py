@@ -10,7 +10,16 @@ import warnings
 
 import click
 
-from backpack.cli._common import EXIT_USAGE, echo_json, fail, handle_errors, json_safe, log, report_run
+from backpack.cli._common import (
+    EXIT_USAGE,
+    echo_json,
+    fail,
+    handle_errors,
+    json_safe,
+    log,
+    report_run,
+    show_data_log,
+)
 from backpack.cli._nproc import nproc_option
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
 from backpack.pipeline.runs import RunConfig  # torch-free: the defaults of a run live there
@@ -32,6 +41,7 @@ def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
 def _show_warnings() -> None:
     # library warnings (skipped clips, clipped frames) go to stderr as one line each
     warnings.showwarning = lambda msg, *a, **k: log(f"Warning: {msg}")  # type: ignore[assignment]
+    show_data_log()
 
 
 @click.command("train")
@@ -74,6 +84,20 @@ def _show_warnings() -> None:
     "--batch-size", "batch_size", default=RunConfig.batch_size, show_default=True, type=click.IntRange(min=1)
 )
 @click.option("--features", default=RunConfig.features, show_default=True, help="Feature folder name.")
+@click.option(
+    "--feature-stride",
+    "feature_stride",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Frames between two feature rows; needed for a feature folder not among the known Ego4D sets.",
+)
+@click.option(
+    "--feature-window",
+    "feature_window",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Frames each feature row sees (default: the stride); with --feature-stride.",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @click.option(
     "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
@@ -102,6 +126,8 @@ def train_cmd(
     lr: float,
     batch_size: int,
     features: str,
+    feature_stride: int | None,
+    feature_window: int | None,
     resume: bool,
     skip_missing: bool,
     limits: tuple[str, ...],
@@ -119,6 +145,8 @@ def train_cmd(
       backpack train --data data/ --tasks oscc --out runs/oscc --epochs 5 --model mlp
       backpack train --data data/ --tasks ar,lta,pnr --out runs/mtl --epochs 20 --resume
       backpack train --data data/ --tasks ar,lta,pnr --out runs/mtl --nproc 2   # torchrun, 2 processes
+      backpack train --data ~/ego4d --tasks oscc --out runs/oscc   # an Ego4D CLI download (v1/ or v2/)
+      backpack train --data data/ --tasks ar --features my_feats --feature-stride 8 --out runs/ar
     """
     limit = _parse_limits(limits)
     _show_warnings()
@@ -130,6 +158,8 @@ def train_cmd(
             tasks,
             out,
             features=features,
+            feature_stride=feature_stride,
+            feature_window=feature_window,
             device=device,
             resume=resume,
             skip_missing=skip_missing,

@@ -98,8 +98,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def parse_action_clip(c: _Clip, taxonomy: Taxonomy) -> ActionClip:
-    """One LTA clip; absolute frames = clip parent start + action clip frames."""
+def parse_action_clip(c: _Clip, taxonomy: Taxonomy, labelled: bool = True) -> ActionClip:
+    """One LTA clip; absolute frames = clip parent start + action clip frames.
+
+    With ``labelled=False`` (a ``*_test_unannotated.json`` file) the labels are not read: the real
+    test files hold no ``verb``/``noun``/``verb_label``/``noun_label``, and the clip gets ``None``.
+    """
     video_uid = c.string("video_uid")
     clip_uid = c.string("clip_uid")
     action_idx = c.integer("action_idx")
@@ -108,13 +112,22 @@ def parse_action_clip(c: _Clip, taxonomy: Taxonomy) -> ActionClip:
     end = c.integer("action_clip_end_frame")
     if end <= start:
         raise c.fail("action_clip_end_frame", f"> action_clip_start_frame ({start})", end)
-    verb = c.integer("verb_label", 0, taxonomy.num_verbs)
-    noun = c.integer("noun_label", 0, taxonomy.num_nouns)
+    verb: int | None = None
+    noun: int | None = None
+    if labelled:
+        verb = c.integer("verb_label", 0, taxonomy.num_verbs)
+        noun = c.integer("noun_label", 0, taxonomy.num_nouns)
     return ActionClip(video_uid, clip_uid, action_idx, parent + start, parent + end, verb, noun)
 
 
-def parse_state_clip(c: _Clip, taxonomy: Taxonomy) -> StateClip:
-    """One OSCC/PNR clip; the PNR frame lies inside the clip, and is null without a state change."""
+def parse_state_clip(c: _Clip, taxonomy: Taxonomy, labelled: bool = True) -> StateClip:
+    """One OSCC/PNR clip, in parent (canonical video) frames.
+
+    The PNR frame is ``parent_pnr_frame``, or ``pnr_frame`` where that key is absent, as in the
+    official loader (the real negatives carry no ``parent_pnr_frame`` and ``"pnr_frame": null``).
+    A positive needs a PNR frame inside the clip; a negative must have none. ``clip_uid`` may be
+    null or absent. With ``labelled=False`` (a test file) neither the label nor the PNR is read.
+    """
     unique_id = c.string("unique_id")
     video_uid = c.string("video_uid")
     start = c.integer("parent_start_frame")
@@ -125,14 +138,20 @@ def parse_state_clip(c: _Clip, taxonomy: Taxonomy) -> StateClip:
         value = c.get(sec)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise c.fail(sec, "a finite number", _show(value))
+    clip_uid = None if c.raw.get("clip_uid") is None else c.string("clip_uid")
+    if not labelled:
+        return StateClip(unique_id, video_uid, start, end, None, None, clip_uid)
     state_change = c.boolean("state_change")
-    pnr_raw = c.get("parent_pnr_frame")
+    field = "parent_pnr_frame" if "parent_pnr_frame" in c.raw else "pnr_frame"
+    pnr_raw = c.raw.get(field)
     pnr: int | None = None
     if state_change:
-        pnr = c.integer("parent_pnr_frame", start, end + 1)
+        if pnr_raw is None:
+            raise c.fail("parent_pnr_frame", "an integer frame (state_change is true)", _show(pnr_raw))
+        pnr = c.integer(field, start, end + 1)
     elif pnr_raw is not None:
-        raise c.fail("parent_pnr_frame", "null (state_change is false)", _show(pnr_raw))
-    return StateClip(unique_id, video_uid, start, end, state_change, pnr)
+        raise c.fail(field, "null or absent (state_change is false)", _show(pnr_raw))
+    return StateClip(unique_id, video_uid, start, end, state_change, pnr, clip_uid)
 
 
 def parse_clips(

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-# Omnivore features: windows of 32 frames with stride 16 at 30 fps, so feature index = frame // 16.
+# The default (Omnivore video features: windows of 32 frames, stride 16, 30 fps: row = frame // 16);
+# a dataset's own mapping is Ego4DDataset.feature_time (backpack/data/feature_sets.py).
 FRAMES_PER_FEATURE = 16
 FPS = 30
 
 
-def segment_indices(num_features: int, start_frame: int, end_frame: int) -> np.ndarray:
+def segment_indices(
+    num_features: int, start_frame: int, end_frame: int, stride: int = FRAMES_PER_FEATURE
+) -> np.ndarray:
     """Feature indices covering frames ``[start_frame, end_frame)``, clipped to ``[0, T-1]``.
+
+    Row ``t`` starts at frame ``t * stride``.
 
     Always at least one index (a segment shorter than a feature step, or entirely beyond the end of
     the features, maps to its clipped first index).
@@ -18,8 +23,8 @@ def segment_indices(num_features: int, start_frame: int, end_frame: int) -> np.n
     if num_features <= 0:
         raise ValueError(f"Expected at least one feature step. Got {num_features}.")
     last = num_features - 1
-    lo = min(max(int(start_frame) // FRAMES_PER_FEATURE, 0), last)
-    hi = min(max((int(end_frame) - 1) // FRAMES_PER_FEATURE, lo), last)
+    lo = min(max(int(start_frame) // stride, 0), last)
+    hi = min(max((int(end_frame) - 1) // stride, lo), last)
     return np.arange(lo, hi + 1)
 
 
@@ -29,6 +34,7 @@ def sample_subsegments(
     end_frame: int,
     n: int = 3,
     rng: np.random.Generator | None = None,
+    stride: int = FRAMES_PER_FEATURE,
 ) -> np.ndarray:
     """Pick one feature from each of ``n`` equal sub-segments of ``[start_frame, end_frame)``.
 
@@ -37,12 +43,14 @@ def sample_subsegments(
     feats
         Features of the whole video, ``[T, D]``.
     start_frame, end_frame
-        The segment, in absolute frames (end exclusive); feature index = frame // 16.
+        The segment, in absolute frames (end exclusive); feature index = frame // stride.
     n
         Number of sub-segments.
     rng
         ``None`` picks the centre of each sub-segment (evaluation, deterministic); a numpy
         ``Generator`` picks a random position inside each sub-segment (training).
+    stride
+        Frames between feature rows (16 for the Omnivore video features, 5 for the image ones).
 
     Returns
     -------
@@ -60,8 +68,8 @@ def sample_subsegments(
     steps = int(feats.shape[0])
     if steps <= 0:
         raise ValueError(f"Expected at least one feature step. Got {steps}.")
-    first = min(max(int(start_frame) // FRAMES_PER_FEATURE, 0), steps - 1)
-    size = min(max((int(end_frame) - 1) // FRAMES_PER_FEATURE, first), steps - 1) - first + 1
+    first = min(max(int(start_frame) // stride, 0), steps - 1)
+    size = min(max((int(end_frame) - 1) // stride, first), steps - 1) - first + 1
     picks = []
     for i in range(n):
         lo, hi = i * size // n, (i + 1) * size // n

@@ -100,6 +100,9 @@ class SyntheticConfig:
     num_nouns: int = 15
     lta_videos: tuple[int, int] = (48, 12)  # train, val
     oscc_clips: tuple[int, int] = (400, 150)  # train, val (about half positive)
+    lta_test_videos: int = 12  # fho_lta_test_unannotated.json
+    oscc_test_clips: int = 150  # fho_oscc-pnr_test_unannotated.json
+    lta_min_actions: int = 22  # per LTA clip: N + Z = 2 + 20, one window of the official protocol
     video_seconds: tuple[float, float] = (120.0, 240.0)
     action_seconds: tuple[float, float] = (2.5, 6.0)
     gap_seconds: tuple[float, float] = (0.3, 2.0)
@@ -122,7 +125,14 @@ class SyntheticConfig:
 SIZES: dict[str, SyntheticConfig] = {
     "small": SyntheticConfig(),
     "medium": SyntheticConfig(
-        dim=256, num_verbs=20, num_nouns=30, lta_videos=(192, 48), oscc_clips=(1600, 600), exceptions=8
+        dim=256,
+        num_verbs=20,
+        num_nouns=30,
+        lta_videos=(192, 48),
+        oscc_clips=(1600, 600),
+        lta_test_videos=48,
+        oscc_test_clips=600,
+        exceptions=8,
     ),
 }
 
@@ -202,8 +212,13 @@ def make_uid(rng: np.random.Generator) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def make_actions(cfg: SyntheticConfig, world: World, rng: np.random.Generator, frames: int) -> list[Action]:
-    """An action sequence following the grammar, with PNR and distractor transients."""
+def make_actions(
+    cfg: SyntheticConfig, world: World, rng: np.random.Generator, frames: int, min_actions: int = 0
+) -> list[Action]:
+    """An action sequence following the grammar, with PNR and distractor transients.
+
+    The video goes on past ``frames`` until it holds ``min_actions`` (the caller lengthens it).
+    """
     V, N = len(world.verbs), len(world.nouns)
     actions: list[Action] = []
     t = int(rng.uniform(*cfg.gap_seconds) * FPS)
@@ -211,7 +226,7 @@ def make_actions(cfg: SyntheticConfig, world: World, rng: np.random.Generator, f
     while True:
         start = t
         end = start + int(rng.uniform(*cfg.action_seconds) * FPS)
-        if end > frames - 2 * FRAMES_PER_FEATURE:
+        if end > frames - 2 * FRAMES_PER_FEATURE and len(actions) >= min_actions:
             return actions
         if actions:
             verb = int(rng.choice(V, p=world.verb_chain[verb]))
@@ -250,11 +265,20 @@ def render_features(
     return x.astype(np.float32)
 
 
-def make_video(cfg: SyntheticConfig, world: World, rng: np.random.Generator, signal: float = 1.0) -> Video:
-    """One video: a uid, its duration, its actions and its features."""
+def make_video(
+    cfg: SyntheticConfig,
+    world: World,
+    rng: np.random.Generator,
+    signal: float = 1.0,
+    min_actions: int = 0,
+) -> Video:
+    """One video: a uid, its duration, its actions (at least ``min_actions``: a video drawn too
+    short is lengthened to end just after its last action) and its features."""
     uid = make_uid(rng)
     frames = int(rng.uniform(*cfg.video_seconds) * FPS)
-    actions = make_actions(cfg, world, rng, frames)
+    actions = make_actions(cfg, world, rng, frames, min_actions)
+    if actions:
+        frames = max(frames, actions[-1].end + 2 * FRAMES_PER_FEATURE)
     return Video(uid, frames, actions, render_features(cfg, world, rng, frames, actions, signal))
 
 

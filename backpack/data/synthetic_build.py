@@ -20,7 +20,22 @@ from backpack.data.synthetic import (
 )
 
 # each split draws from its own stream, so that growing one split never changes another
-_STREAMS = {"world": 0, "lta_train": 1, "lta_val": 2, "oscc_train": 3, "oscc_val": 4}
+_STREAMS = {
+    "world": 0,
+    "lta_train": 1,
+    "lta_val": 2,
+    "oscc_train": 3,
+    "oscc_val": 4,
+    "lta_test": 5,
+    "oscc_test": 6,
+}
+# Ego4D's canonical videos are cut into 5-minute clips (clip_uid, clip_id); the OSCC clip_* frames
+# count from the start of that clip
+CLIP_FRAMES = 5 * 60 * FPS
+# the fields a *_test_unannotated.json keeps (EGO4D/docs; the real test files hold only these)
+LTA_TEST_DROP = ("verb", "noun", "verb_label", "noun_label")
+OSCC_TEST_KEEP = ("unique_id", "video_uid", "clip_id", "parent_start_sec", "parent_end_sec")
+OSCC_TEST_KEEP += ("parent_start_frame", "parent_end_frame")
 
 
 @dataclass
@@ -28,7 +43,8 @@ class SyntheticData:
     """A generated dataset before it is written: annotation records, features and the latents.
 
     ``oscc_latent[split][i]`` is ``(verb, noun, true_state_change)`` of ``oscc[split][i]``: the
-    annotation files do not hold them (as in Ego4D), tests and analyses do.
+    annotation files do not hold them (as in Ego4D), tests and analyses do. The ``"test"`` split
+    keeps its labels here; the writer strips them (:func:`strip_labels`).
     """
 
     config: SyntheticConfig
@@ -47,15 +63,18 @@ def _sec(frame: int) -> float:
     return round(frame / FPS, 3)
 
 
-def _lta_records(video: Video, rng: np.random.Generator, world: World) -> list[dict[str, Any]]:
-    """Ego4D LTA clips: one clip per video, or two when it holds many actions."""
+def _lta_records(
+    video: Video, rng: np.random.Generator, world: World, min_actions: int
+) -> list[dict[str, Any]]:
+    """Ego4D LTA clips: one clip per video, or two when each half holds ``min_actions``."""
     acts = video.actions
-    cut = len(acts) // 2 if len(acts) >= 24 else len(acts)
+    cut = len(acts) // 2 if len(acts) // 2 >= max(min_actions, 12) else len(acts)
     records = []
     for part, chunk in enumerate((acts[:cut], acts[cut:])):
         if not chunk:
             continue
         clip_start = max(0, chunk[0].start - int(rng.integers(0, 60)))
+        clip_end = min(video.frames, chunk[-1].end + 30)
         clip_uid = f"{video.uid}_{part}"
         for idx, a in enumerate(chunk):
             s, e = a.start - clip_start, a.end - clip_start
@@ -63,13 +82,21 @@ def _lta_records(video: Video, rng: np.random.Generator, world: World) -> list[d
                 {
                     "video_uid": video.uid,
                     "clip_uid": clip_uid,
+                    "clip_id": _clip_id(video.uid, part),
                     "action_idx": idx,
-                    "clip_parent_start_frame": clip_start,
                     "clip_parent_start_sec": _sec(clip_start),
-                    "action_clip_start_frame": s,
-                    "action_clip_end_frame": e,
+                    "clip_parent_end_sec": _sec(clip_end),
+                    "clip_parent_start_frame": clip_start,
+                    "clip_parent_end_frame": clip_end,
+                    # synthetic: the annotated interval is the whole clip
+                    "interval_start_sec": 0.0,
+                    "interval_end_sec": _sec(clip_end - clip_start),
+                    "interval_start_frame": 0,
+                    "interval_end_frame": clip_end - clip_start,
                     "action_clip_start_sec": _sec(s),
                     "action_clip_end_sec": _sec(e),
+                    "action_clip_start_frame": s,
+                    "action_clip_end_frame": e,
                     "verb": world.verbs[a.verb],
                     "noun": world.nouns[a.noun],
                     "verb_label": a.verb,
@@ -77,6 +104,46 @@ def _lta_records(video: Video, rng: np.random.Generator, world: World) -> list[d
                 }
             )
     return records
+
+
+def _clip_id(video_uid: str, part: int) -> int:
+    """A stable integer id for a clip (Ego4D's ``clip_id`` is an integer)."""
+    return int(video_uid[:6], 16) * 8 + part
+
+
+def _oscc_record(video: Video, start: int, end: int, label: bool, pnr: int | None) -> dict[str, Any]:
+    """An OSCC/PNR record with every real field: negatives carry ``"pnr_frame": null`` instead of
+    ``parent_pnr_frame``/``clip_pnr_frame``, and one video in eight has a null ``clip_uid``."""
+    part = start // CLIP_FRAMES
+    offset = part * CLIP_FRAMES
+    rec: dict[str, Any] = {
+        "unique_id": f"{video.uid}_{start}",
+        "video_uid": video.uid,
+        "clip_id": _clip_id(video.uid, part),
+        "clip_uid": None if int(video.uid[0], 16) % 8 == 0 else f"{video.uid}_c{part}",
+        "clip_start_sec": _sec(start - offset),
+        "clip_end_sec": _sec(end - offset),
+        "clip_start_frame": start - offset,
+        "clip_end_frame": end - offset,
+        "parent_start_sec": _sec(start),
+        "parent_end_sec": _sec(end),
+        "parent_start_frame": start,
+        "parent_end_frame": end,
+        "state_change": label,
+    }
+    if pnr is None:
+        rec["pnr_frame"] = None
+    else:
+        rec["clip_pnr_frame"] = pnr - offset
+        rec["parent_pnr_frame"] = pnr
+    return rec
+
+
+def strip_labels(family: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of a ``*_test_unannotated.json``: labels removed as in the real test files."""
+    if family == "lta":
+        return [{k: v for k, v in r.items() if k not in LTA_TEST_DROP} for r in records]
+    return [{k: r[k] for k in OSCC_TEST_KEEP} for r in records]
 
 
 def _oscc_windows(video: Video, rng: np.random.Generator) -> list[tuple[int, int, Action]]:
@@ -122,18 +189,7 @@ def _oscc_split(data: SyntheticData, split: str, n_clips: int, rng: np.random.Ge
             pnr = None
             if label:  # a flipped negative still gets a plausible PNR annotation
                 pnr = a.transient if a.transient is not None else (a.start + a.end) // 2
-            records.append(
-                {
-                    "unique_id": f"{video.uid}_{start}",
-                    "video_uid": video.uid,
-                    "parent_start_frame": start,
-                    "parent_end_frame": end,
-                    "parent_start_sec": _sec(start),
-                    "parent_end_sec": _sec(end),
-                    "state_change": label,
-                    "parent_pnr_frame": pnr,
-                }
-            )
+            records.append(_oscc_record(video, start, end, label, pnr))
             latent.append((a.verb, a.noun, a.changes))
         if used:
             data.videos[video.uid] = video
@@ -154,14 +210,14 @@ def generate_synthetic(seed: int = 0, size: str | SyntheticConfig = "small") -> 
     cfg = size_config(size)
     streams = {name: np.random.default_rng([seed, k]) for name, k in _STREAMS.items()}
     data = SyntheticData(config=cfg, world=make_world(cfg, streams["world"]))
-    for split, n_videos in zip(("train", "val"), cfg.lta_videos):
+    for split, n_videos in zip(("train", "val", "test"), (*cfg.lta_videos, cfg.lta_test_videos)):
         rng = streams[f"lta_{split}"]
         records: list[dict[str, Any]] = []
         for _ in range(n_videos):
-            video = make_video(cfg, data.world, rng)
+            video = make_video(cfg, data.world, rng, min_actions=cfg.lta_min_actions)
             data.videos[video.uid] = video
-            records += _lta_records(video, rng, data.world)
+            records += _lta_records(video, rng, data.world, cfg.lta_min_actions)
         data.lta[split] = records
-    for split, n_clips in zip(("train", "val"), cfg.oscc_clips):
+    for split, n_clips in zip(("train", "val", "test"), (*cfg.oscc_clips, cfg.oscc_test_clips)):
         _oscc_split(data, split, n_clips, streams[f"oscc_{split}"])
     return data

@@ -11,12 +11,29 @@ from typing import Any
 
 from backpack.data import layout
 from backpack.data.synthetic import SyntheticConfig
-from backpack.data.synthetic_build import SyntheticData, generate_synthetic
+from backpack.data.synthetic_build import SyntheticData, generate_synthetic, strip_labels
 from backpack.errors import DataError
 
 
 def _dump(obj: Any, path: Path) -> None:
     path.write_text(json.dumps(obj, separators=(",", ":"), sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _header(split: str, clips: list[dict[str, Any]], what: str) -> dict[str, Any]:
+    """The top level of a real annotation file: ``{version, date, description, split, clips}``."""
+    return {
+        "version": "synthetic-v1",
+        "date": "000000",
+        "description": f"backpack synthetic data: {what}",
+        "split": split,
+        "clips": clips,
+    }
+
+
+def annotation_name(family: str, split: str) -> str:
+    """File name of ``split``: the test split is ``*_test_unannotated.json``, as in Ego4D."""
+    prefix = layout.FAMILIES[family]
+    return f"{prefix}_{split}{layout.UNANNOTATED if split == 'test' else ''}.json"
 
 
 def write_data(data: SyntheticData, folder: Path) -> None:
@@ -28,10 +45,13 @@ def write_data(data: SyntheticData, folder: Path) -> None:
     ann.mkdir()
     feats.mkdir()
     _dump(data.taxonomy, layout.taxonomy_file(folder))
-    for split, records in data.lta.items():
-        _dump({"version": "synthetic", "split": split, "clips": records}, layout.lta_file(folder, split))
-    for split, records in data.oscc.items():
-        _dump({"version": "synthetic", "split": split, "clips": records}, layout.oscc_file(folder, split))
+    for family, by_split, what in (
+        ("lta", data.lta, "long-term anticipation"),
+        ("oscc", data.oscc, "object state change and point of no return"),
+    ):
+        for split, records in by_split.items():
+            clips = strip_labels(family, records) if split == "test" else records
+            _dump(_header(split, clips, what), ann / annotation_name(family, split))
     for uid in sorted(data.videos):
         torch.save(torch.from_numpy(data.videos[uid].feats), feats / f"{uid}.pt")
 
@@ -80,8 +100,12 @@ def describe(root: str | os.PathLike[str], features: str = layout.DEFAULT_FEATUR
     root = Path(root)
     tax = json.loads(layout.taxonomy_file(root).read_text(encoding="utf-8"))
     clips = {}
-    for name, fn in (("actions", layout.lta_file), ("state_clips", layout.oscc_file)):
-        clips[name] = {s: len(json.loads(fn(root, s).read_bytes())["clips"]) for s in layout.STANDARD_SPLITS}
+    for name, family in (("actions", "lta"), ("state_clips", "oscc")):
+        clips[name] = {
+            s: len(json.loads(path.read_bytes())["clips"])
+            for s in (*layout.STANDARD_SPLITS, "test")
+            if (path := layout.annotation_file(root, family, s)).is_file()
+        }
     return {
         "path": str(root),
         "verbs": len(tax["verbs"]),

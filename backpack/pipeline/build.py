@@ -226,6 +226,8 @@ def build_prototypes(
             "run": str(Path(run.dir).name),
             "clips": int(acc.counts.sum()),
             "added_task": add_task or "",
+            # frames per feature row the prototypes' clips were read with (window, stride, fps)
+            "feature_time": ds.feature_time.to_dict() if hasattr(ds, "feature_time") else {},
         },
     }
     default = f"add {add_task} from {Path(run.dir).name}" if add_task else f"build from {Path(run.dir).name}"

@@ -82,7 +82,13 @@ def evaluate_run(
     dev = resolve_device(device)
     run = load_run(run_dir, device=str(dev), engine=engine, store=store, storage_options=storage_options)
     ds = Ego4DDataset(
-        data_root, features=features or run.config.features, cache_dir=cache_dir, skip_missing=skip_missing
+        data_root,
+        features=features or run.config.features,
+        cache_dir=cache_dir,
+        skip_missing=skip_missing,
+        tasks=list(run.config.tasks),
+        splits=[split],
+        **recorded_feature_time(run.config, features),
     )
     check_data_fits(run, ds)
     samples = {}
@@ -95,6 +101,18 @@ def evaluate_run(
     return evaluate_model(
         run.model, run.model.tasks, samples, dev, batch_size=batch_size, seed=run.config.seed
     )
+
+
+def recorded_feature_time(config: Any, features: str | None = None) -> dict[str, int]:
+    """``feature_stride``/``feature_window`` of the run's recorded feature time, for its own features.
+
+    A run trained on a feature folder given ``--feature-stride`` reads it again with the same
+    mapping; other features (or a run from before the mapping was recorded) use the table.
+    """
+    ft = getattr(config, "feature_time", None) or {}
+    if not ft or (features is not None and features != config.features):
+        return {}
+    return {"feature_stride": int(ft["stride"]), "feature_window": int(ft["window"])}
 
 
 def check_data_fits(run: Any, ds: Any) -> None:

@@ -149,7 +149,15 @@ def explain_run(
 
     dev = resolve_device(device)
     run = load_learner_run(run_dir, device=str(dev), store=store, storage_options=storage_options)
-    ds = Ego4DDataset(data_root, features=run.base.features)
+    from backpack.pipeline.evaluate import recorded_feature_time
+
+    ds = Ego4DDataset(
+        data_root,
+        features=run.base.features,
+        tasks=[run.config.task],
+        splits=[split],
+        **recorded_feature_time(run.base),
+    )
     samples = run.model.task.build_samples(ds, split, train=False, seed=run.config.seed)
     if not samples:
         raise DataError(

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from backpack.data.layout import data_change
 from backpack.errors import ConfigError, DataError, RunError, StoreError
 from backpack.pipeline.learner_runs import (
     LEARNER,
@@ -104,7 +105,7 @@ def learn_novel_task(
     from backpack._io import atomic_write_json
     from backpack.data import Ego4DDataset
     from backpack.pipeline.devices import resolve_device
-    from backpack.pipeline.evaluate import check_data_fits
+    from backpack.pipeline.evaluate import check_data_fits, recorded_feature_time
     from backpack.pipeline.runs import load_run, run_kind, write_run_files
     from backpack.pipeline.trainer import fit
     from backpack.tasks.registry import get_task
@@ -126,7 +127,13 @@ def learn_novel_task(
             "Expected a run of `backpack train` (the multi-task model to start from)."
         )
     base_run_obj = load_run(base_run, device="cpu", engine=config.engine)
-    ds = Ego4DDataset(data_root, features=features or base_run_obj.config.features, cache_dir=cache_dir)
+    ds = Ego4DDataset(
+        data_root,
+        features=features or base_run_obj.config.features,
+        cache_dir=cache_dir,
+        tasks=[config.task],
+        **recorded_feature_time(base_run_obj.config, features),
+    )
     check_data_fits(base_run_obj, ds)
     bp = None
     if not config.no_backpack:
@@ -145,14 +152,25 @@ def learn_novel_task(
             store_tasks=tuple(tasks),
             store_content=store_content_hash(bp, list(tasks)),
         )
-    config = replace(config, base_run=str(Path(base_run).resolve()), data_fingerprint=ds.fingerprint())
+    config = replace(
+        config,
+        base_run=str(Path(base_run).resolve()),
+        data_fingerprint=ds.fingerprint(),
+        data_files=ds.files_read(),
+        feature_time=ds.feature_time.to_dict(),
+    )
     if resume:
         before, now = read_learn_config(out_dir).to_dict(), config.to_dict()
-        diff = [k for k in now if k != "epochs" and before.get(k) != now[k]]
+        diff = [k for k in now if k not in ("epochs", "data_files") and before.get(k) != now[k]]
         if diff:
             raise RunError(
                 f"Cannot resume {str(out_dir / LEARNER)!r}: settings differ in {diff}. "
                 f"Expected {[before.get(k) for k in diff]}. Got {[now[k] for k in diff]}."
+                + (
+                    data_change(before.get("data_files") or {}, now["data_files"])
+                    if "data_fingerprint" in diff
+                    else ""
+                )
             )
     torch.manual_seed(config.seed)  # the new head first, then the interaction: same head with or without it
     model = _build_model(base_run_obj.model, config, ds.taxonomy, base_run_obj.config, bp)
@@ -270,14 +288,20 @@ def evaluate_learner_run(
     """
     from backpack.data import Ego4DDataset
     from backpack.pipeline.devices import resolve_device
-    from backpack.pipeline.evaluate import check_data_fits, evaluate_model
+    from backpack.pipeline.evaluate import check_data_fits, evaluate_model, recorded_feature_time
 
     dev = resolve_device(device)
     run = load_learner_run(
         run_dir, device=str(dev), engine=engine, store=store, storage_options=storage_options
     )
     ds = Ego4DDataset(
-        data_root, features=features or run.base.features, cache_dir=cache_dir, skip_missing=skip_missing
+        data_root,
+        features=features or run.base.features,
+        cache_dir=cache_dir,
+        skip_missing=skip_missing,
+        tasks=[run.config.task],
+        splits=[split],
+        **recorded_feature_time(run.base, features),
     )
     check_data_fits(run, ds)
     task = run.model.task

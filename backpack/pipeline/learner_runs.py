@@ -45,6 +45,8 @@ class LearnConfig:
     store_tasks: tuple[str, ...] = ()
     store_content: str = ""
     data_fingerprint: str = ""
+    data_files: dict[str, str] = field(default_factory=dict)  # per-file digests behind the fingerprint
+    feature_time: dict[str, Any] = field(default_factory=dict)  # frames per feature row (window, stride, fps)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -55,6 +55,8 @@ class RunConfig:
     features: str = "omnivore_video_swinl"
     limit: dict[str, int] = field(default_factory=dict)
     data_fingerprint: str = ""
+    data_files: dict[str, str] = field(default_factory=dict)  # per-file digests behind the fingerprint
+    feature_time: dict[str, Any] = field(default_factory=dict)  # frames per feature row (window, stride, fps)
     backpack_version: str = ""
     format_version: int = FORMAT_VERSION
 
@@ -83,9 +85,13 @@ class RunConfig:
             raise RunError(f"Invalid config in {where}: {exc}.") from None
 
     def compatible_with(self, other: RunConfig) -> list[str]:
-        """Fields (other than ``epochs``) whose values differ: a resume must not change them."""
+        """Fields (other than ``epochs``) whose values differ: a resume must not change them.
+
+        ``data_files`` is left out: it differs exactly when ``data_fingerprint`` does, and the
+        resume message names the changed files from it.
+        """
         a, b = self.to_dict(), other.to_dict()
-        return [k for k in a if k not in ("epochs", "backpack_version") and a[k] != b[k]]
+        return [k for k in a if k not in ("epochs", "backpack_version", "data_files") and a[k] != b[k]]
 
 
 @dataclass

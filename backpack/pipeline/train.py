@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from backpack.data.layout import data_change
 from backpack.errors import ConfigError, DataError, RunError, invalid
 from backpack.pipeline.runs import CONFIG, Run, RunConfig, read_config, write_run_files
 
@@ -27,6 +28,8 @@ def train_run(
     limit: dict[str, int] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    feature_stride: int | None = None,
+    feature_window: int | None = None,
     **options: Any,
 ) -> Run:
     """Train a multi-task (or single-task) model on ``tasks`` and write the RUN folder ``out``.
@@ -34,6 +37,8 @@ def train_run(
     ``options`` are the :class:`RunConfig` hyper-parameters (epochs, seed, model, hidden, layers,
     feat_dim, dropout, lr, batch_size, engine); their defaults are :class:`RunConfig`'s. With ``resume=True`` the run in
     ``out`` continues from its last finished epoch (its settings must match; ``epochs`` may grow).
+    ``feature_stride`` / ``feature_window`` give the frames per feature row of a feature folder the
+    table of known Ego4D sets does not hold (see :mod:`backpack.data.feature_sets`).
 
     Raises
     ------
@@ -58,13 +63,23 @@ def train_run(
         if t not in names:
             raise ConfigError(invalid("limit", "train_run", f"a task among {names}", t))
     dev = resolve_device(device)
-    ds = Ego4DDataset(data_root, features=features, cache_dir=cache_dir, skip_missing=skip_missing)
+    ds = Ego4DDataset(
+        data_root,
+        features=features,
+        cache_dir=cache_dir,
+        skip_missing=skip_missing,
+        tasks=names,
+        feature_stride=feature_stride,
+        feature_window=feature_window,
+    )
     config = RunConfig(
         tasks=tuple(names),
         in_dim=ds.feature_dim,
         features=features,
         limit=limit,
         data_fingerprint=ds.fingerprint(),
+        data_files=ds.files_read(),
+        feature_time=ds.feature_time.to_dict(),
         backpack_version=__version__,
         **opts,
     )
@@ -76,6 +91,7 @@ def train_run(
             raise RunError(
                 f"Cannot resume {str(run_dir / CONFIG)!r}: settings differ in {diff}. "
                 f"Expected {[previous.to_dict()[k] for k in diff]}. Got {[config.to_dict()[k] for k in diff]}."
+                + (data_change(previous.data_files, config.data_files) if "data_fingerprint" in diff else "")
             )
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(

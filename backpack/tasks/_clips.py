@@ -30,5 +30,7 @@ def segment_inputs(
     from backpack.data import sample_subsegments
 
     feats = ds.features(video_uid)
-    rows = [sample_subsegments(feats, lo, hi, n=SUB_SEGMENTS, rng=rng) for lo, hi in spans]
+    # frames per feature row of the dataset's feature set (16 for the video features, 5 for image)
+    stride = getattr(ds, "frames_per_feature", 16)
+    rows = [sample_subsegments(feats, lo, hi, n=SUB_SEGMENTS, rng=rng, stride=stride) for lo, hi in spans]
     return torch.from_numpy(np.stack(rows).astype(np.float32, copy=False))

@@ -59,8 +59,8 @@ def test_missing_feature_folder(tiny: Tiny) -> None:
 
 def test_features_flag_names_the_folder(tiny: Tiny) -> None:
     root = tiny()
-    (root / "omnivore_video_swinl").rename(root / "slowfast")
-    assert Ego4DDataset(root, features="slowfast").feature_dim == 8
+    (root / "omnivore_video_swinl").rename(root / "slowfast8x8_r101_k400")
+    assert Ego4DDataset(root, features="slowfast8x8_r101_k400").feature_dim == 8
     with pytest.raises(DataError, match="omnivore_video_swinl"):
         Ego4DDataset(root)
 

@@ -27,7 +27,7 @@ def test_synth_json(tmp_path: Path, synth_root: Path) -> None:
     summary = json.loads(res.stdout)  # nothing else on stdout
     assert summary["path"] == str(out) and summary["seed"] == 0 and summary["size"] == "small"
     assert summary["verbs"] == 10 and summary["nouns"] == 15 and summary["feature_dim"] == 128
-    assert summary["state_clips"] == {"train": 400, "val": 150}
+    assert summary["state_clips"] == {"train": 400, "val": 150, "test": 150}
     assert (
         summary["fingerprint"] == fingerprint(out) == fingerprint(synth_root)
     )  # same as the library, seed 0
