@@ -138,10 +138,14 @@ class Task(ABC):
             if was_training:
                 model.train()
         if not logits:
-            return {m: float("nan") for m in self.metric_names}
+            return self.empty_scores()
         return self.score(
             {k: torch.cat(v) for k, v in logits.items()}, {k: torch.cat(v) for k, v in targets.items()}, seed
         )
+
+    def empty_scores(self) -> dict[str, float]:
+        """The metrics of a split without any sample: ``nan`` (tasks that report counts add them as 0)."""
+        return {m: float("nan") for m in self.metric_names}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, level={self.level!r})"
