@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from backpack.errors import BackpackError
+from backpack.errors import BackpackError, CheckError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,13 +84,15 @@ def fail(msg: str, code: int = EXIT_FAILED_CHECK) -> None:
 
 
 def handle_errors(func: F) -> F:
-    """Turn a :class:`BackpackError` into a one-line message and exit code 2 (bad input)."""
+    """Turn a :class:`BackpackError` into a one-line message: exit code 2 (bad input), 1 (a failed check)."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except CheckError as exc:
+            fail(str(exc), code=EXIT_FAILED_CHECK)
         except BackpackError as exc:
             fail(str(exc), code=EXIT_USAGE)
 

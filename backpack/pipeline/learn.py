@@ -36,7 +36,6 @@ class LearnerRun:
     store: Any = None  # the opened Backpack (None for MTL+FT)
 
 
-
 def is_learner_run(run: Any) -> bool:
     return isinstance(run, LearnerRun)
 
@@ -263,7 +262,7 @@ def evaluate_learner_run(
     ``storage_options`` (s3: endpoint_url, key, secret, ...) open the run's store (or ``store``).
     """
     from backpack.data import Ego4DDataset
-    from backpack.pipeline.evaluate import check_data_fits, evaluate_model
+    from backpack.pipeline.evaluate import check_data_fits, evaluate_model, refuse_unlabelled, warn_no_samples
     from backpack.pipeline.trainer import resolve_device
 
     dev = resolve_device(device)
@@ -275,11 +274,9 @@ def evaluate_learner_run(
     )
     check_data_fits(SimpleNamespace(dir=run.dir, taxonomy=run.taxonomy, config=run.base), ds)
     task = run.model.task
+    refuse_unlabelled(ds, split, [task.name], run_dir)
     samples = task.build_samples(ds, split, train=False, seed=run.config.seed)
-    if not samples:
-        raise DataError(
-            f"No {task.name!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. Got 0."
-        )
+    warn_no_samples(task, samples, split, data_root)
     return evaluate_model(
         run.model, {task.name: task}, {task.name: samples}, dev, batch_size=batch_size, seed=run.config.seed
     )
