@@ -97,3 +97,29 @@ def handle_errors(func: F) -> F:
             fail(str(exc), code=EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
+
+
+def preset_option(func: F) -> F:
+    """``--preset default|paper`` (see :mod:`backpack.pipeline.presets`)."""
+    return click.option(
+        "--preset",
+        default="default",
+        show_default=True,
+        type=click.Choice(["default", "paper"]),
+        help="paper: the EgoPack recipe (Adam, batch 16, 30/40/10 epochs for AR/LTA/OSCC-PNR, lr 1e-4 "
+        "AR/LTA, 1e-6 OSCC/PNR); flags given explicitly still win.",
+    )(func)
+
+
+def apply_preset(
+    preset: str, tasks: list[str], values: dict[str, Any], learn: bool = False
+) -> dict[str, Any]:
+    """``values`` with the preset's settings, except the options given explicitly on the command line."""
+    from backpack.pipeline.presets import preset_settings
+
+    ctx = click.get_current_context()
+    out = dict(values)
+    for name, value in preset_settings(preset, tasks, learn).items():
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
+            out[name] = value
+    return out
