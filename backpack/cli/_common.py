@@ -69,7 +69,18 @@ def report_run(run_dir: Any, history: list[dict[str, Any]], as_json: bool, **fie
         return
     log(f"Run written to {run_dir} (epoch {last.get('epoch')}, loss {last.get('loss', float('nan')):.4f}).")
     for task, metrics in last.get("val", {}).items():
-        log(f"  {task}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        log(f"  {task}: " + ", ".join(format_metric(k, v) for k, v in metrics.items()))
+
+
+# counts reported beside the metrics (LTA windows, PNR clips) and the PNR fps: shown as plain numbers
+COUNT_KEYS = ("windows", "clips", "fps")
+
+
+def format_metric(name: str, value: float | None) -> str:
+    """``"verb_ed 0.912"``, ``"windows 106"``; a missing value (NaN in JSON: null) is ``n/a``."""
+    if value is None or value != value:
+        return f"{name} n/a"
+    return f"{name} {value:g}" if name in COUNT_KEYS else f"{name} {value:.3f}"
 
 
 def log(msg: str) -> None:

@@ -15,6 +15,7 @@ from backpack.cli._common import (
     apply_preset,
     echo_json,
     fail,
+    format_metric,
     handle_errors,
     json_safe,
     log,
@@ -250,5 +251,5 @@ def evaluate_cmd(
         echo_json(metrics)
         return
     for task, values in metrics.items():
-        shown = ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in values.items())
+        shown = ", ".join(format_metric(k, v) for k, v in values.items())
         click.echo(f"{task}: {shown}")

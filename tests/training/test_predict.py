@@ -150,3 +150,11 @@ def test_zero_lta_windows_is_nan_with_a_count_in_evaluate_and_an_error_in_predic
         predict_run(
             long_run["mtl"], short, "val", tmp_path / "p.json", tasks=["lta"], device="cpu", progress=False
         )
+
+
+def test_evaluate_text_shows_the_counts_and_fps(long_run: dict[str, Path]) -> None:
+    res = CliRunner().invoke(
+        cli, ["evaluate", str(long_run["mtl"]), "--data", str(long_run["data"]), "--device", "cpu"]
+    )
+    assert res.exit_code == 0, res.stderr
+    assert "windows 6" in res.stdout and "clips 4, fps 30" in res.stdout and "lta: verb_ed 0." in res.stdout
