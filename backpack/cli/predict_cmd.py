@@ -29,6 +29,15 @@ from backpack.cli._store_args import parse_storage_options, storage_option_flag
     multiple=True,
     help="Predict only this task of RUN (repeatable); default every task RUN predicts.",
 )
+@click.option(
+    "--lta-windows",
+    "lta_windows",
+    default="official",
+    show_default=True,
+    type=click.Choice(["official", "challenge"]),
+    help="official: every window of the current EGO4D/forecasting code; challenge: each clip's last "
+    "window left out, as the challenge's test keys were made (docs/ego4d.md).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option(
     "--graph-engine",
@@ -57,6 +66,7 @@ def predict_cmd(
     split: str,
     out: str,
     tasks: tuple[str, ...],
+    lta_windows: str,
     device: str,
     engine: str,
     batch_size: int,
@@ -96,6 +106,7 @@ def predict_cmd(
         store=store,
         storage_options=parse_storage_options(storage_option),
         progress=not as_json,
+        lta_windows=lta_windows,
     )
     if as_json:
         echo_json(json_safe(summary))

@@ -18,6 +18,7 @@ run's seed, verbs then nouns), so predictions on a labelled split score what ``e
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -130,7 +131,7 @@ def expected_keys(task: Any, ds: Any, split: str) -> list[str]:
         return [
             f"{clip[s + task.observed - 1].clip_uid}_{clip[s + task.observed - 1].action_idx}"
             for clip in group_by_clip(ds.action_clips(split), by_index=True)
-            for s in lta_windows(len(clip), task.observed, task.future)
+            for s in lta_windows(len(clip), task.observed, task.future, task.last_window)
         ]
     if task.name == "ar":
         return [f"{a.clip_uid}_{a.action_idx}" for a in ds.action_clips(split)]
@@ -198,12 +199,15 @@ def predict_run(
     storage_options: dict[str, Any] | None = None,
     progress: bool = True,
     ds: Any = None,
+    lta_windows: str = "official",
 ) -> dict[str, Any]:
     """Write the prediction files of a run (``backpack train`` or ``backpack learn``) on ``split``.
 
     A learn run uses the store version recorded when it was trained (``store`` overrides it, as
-    for ``evaluate``). ``ds`` passes an opened dataset instead of ``data_root``. Returns the summary
-    that ``backpack predict --json`` prints: files, counts per task, K, Z and the PNR fps.
+    for ``evaluate``). ``ds`` passes an opened dataset instead of ``data_root``. ``lta_windows``:
+    ``"official"`` (the current EGO4D/forecasting bound) or ``"challenge"`` (each clip's last window
+    left out, as the challenge's test keys were made; see docs/ego4d.md). Returns the summary that
+    ``backpack predict --json`` prints: files, counts per task, K, Z and the PNR fps.
     """
     from backpack.data import Ego4DDataset
     from backpack.pipeline.checkpoint import atomic_write_json
@@ -236,6 +240,13 @@ def predict_run(
             run,
             run.config.features,
         )
+    if lta_windows not in ("official", "challenge"):
+        raise ConfigError(
+            f"Invalid value for '--lta-windows'. Expected 'official' or 'challenge'. Got {lta_windows!r}."
+        )
+    if lta_windows == "challenge" and "lta" in all_tasks:
+        all_tasks["lta"] = copy.copy(all_tasks["lta"])  # the registry's task stays as it is
+        all_tasks["lta"].last_window = False
     chosen = list(all_tasks) if not tasks else tasks
     unknown = [t for t in chosen if t not in all_tasks]
     if unknown:
@@ -270,7 +281,13 @@ def predict_run(
     }
     if "lta" in preds:
         lta = all_tasks["lta"]
-        summary["lta"] = {"windows": len(preds["lta"]), "k": lta.k, "z": lta.future, "observed": lta.observed}
+        summary["lta"] = {
+            "windows": len(preds["lta"]),
+            "k": lta.k,
+            "z": lta.future,
+            "observed": lta.observed,
+            "bound": lta_windows,
+        }
     if "pnr" in preds:
         summary["pnr"] = {"fps": all_tasks["pnr"].fps, "pnr_frame": "frames from parent_start_frame"}
     return summary

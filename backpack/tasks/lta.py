@@ -49,11 +49,13 @@ class LongTermAnticipation(MaskedVerbNounTask):
         k: int = 5,
         min_future: int = 10,
         protocol: str = "official",
+        last_window: bool = True,
     ) -> None:
         if protocol not in LTA_PROTOCOLS:
             raise ValueError(f"Unknown LTA protocol {protocol!r}. Expected one of {LTA_PROTOCOLS}.")
         self.observed, self.future, self.k, self.min_future = observed, future, k, min_future
         self.train_stride, self.eval_stride, self.protocol = train_stride, eval_stride, protocol
+        self.last_window = last_window  # False: the challenge's test keys (see lta_windows)
         suffix = "" if protocol == "official" else f"_{protocol}"
         self.metric_names = tuple(f"{m}{suffix}" for m in ("verb_ed", "noun_ed", "action_ed"))
 
@@ -68,7 +70,7 @@ class LongTermAnticipation(MaskedVerbNounTask):
 
     def _starts(self, n: int, train: bool) -> range:
         if not train and self.protocol == "official":
-            return lta_windows(n, self.observed, self.future)
+            return lta_windows(n, self.observed, self.future, self.last_window)
         stride = self.train_stride if train else self.eval_stride
         return range(0, max(0, n - self.observed - self.min_future + 1), stride)
 

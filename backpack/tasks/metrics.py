@@ -108,16 +108,17 @@ def lta_edit_distances(
     }
 
 
-def lta_windows(actions: int, observed: int = 2, future: int = 20) -> range:
+def lta_windows(actions: int, observed: int = 2, future: int = 20, last: bool = True) -> range:
     """Start positions of the official LTA windows of a clip of ``actions`` actions (in ``action_idx`` order).
 
     Every start position (stride 1) whose window holds ``observed`` actions followed by all
     ``future`` actions: ``range(actions - observed - future + 1)``, the bound of EGO4D/forecasting
     ``ptv_dataset_helper.py::clip_forecasting_dataset`` since commit 38d1931 (the challenge's test
     keys were made before it, without the ``+ 1``; see docs/ego4d.md). A clip of 25 actions with
-    N = 2, Z = 20 has 4 windows; a clip shorter than N + Z has none.
+    N = 2, Z = 20 has 4 windows; a clip shorter than N + Z has none. ``last=False`` is the bound
+    before that commit (each clip's last window left out), which the challenge's test keys follow.
     """
-    return range(max(0, actions - observed - future + 1))
+    return range(max(0, actions - observed - future + (1 if last else 0)))
 
 
 def pnr_node_frames(start: float, end: float, nodes: int = 16, placement: str = "start") -> list[float]:

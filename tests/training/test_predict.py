@@ -95,7 +95,10 @@ def test_predict_val_matches_the_formats_and_what_evaluate_scores(
         "oscc": 8,
         "pnr": 4,
     }  # labelled split: PNR positives
-    assert summary["lta"] == {"windows": 6, "k": 5, "z": 20, "observed": 2} and summary["pnr"]["fps"] == 30.0
+    assert (
+        summary["lta"] == {"windows": 6, "k": 5, "z": 20, "observed": 2, "bound": "official"}
+        and summary["pnr"]["fps"] == 30.0
+    )
     got = _check_formats({t: Path(p) for t, p in summary["files"].items()}, ds, "val", pnr_clips=4)
     # the file's K sequences are the ones evaluate draws: scored here, they give evaluate's verb ED
     metrics = evaluate_run(long_run["mtl"], long_run["data"], "val", device="cpu")
@@ -158,3 +161,30 @@ def test_evaluate_text_shows_the_counts_and_fps(long_run: dict[str, Path]) -> No
     )
     assert res.exit_code == 0, res.stderr
     assert "windows 6" in res.stdout and "clips 4, fps 30" in res.stdout and "lta: verb_ed 0." in res.stdout
+
+
+def test_challenge_lta_windows_leave_out_each_clips_last_window(
+    long_run: dict[str, Path], tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    args = [
+        "predict",
+        str(long_run["mtl"]),
+        "--data",
+        str(long_run["data"]),
+        "--split",
+        "val",
+        "--task",
+        "lta",
+    ]
+    res = runner.invoke(
+        cli, [*args, "--lta-windows", "challenge", "--out", str(tmp_path / "c.json"), "--json"]
+    )
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["lta"]["bound"] == "challenge"
+    # 24 actions, N + Z = 22: windows 0 and 1 (last observed action_idx 1, 2), not window 2
+    assert sorted(json.loads((tmp_path / "c.json").read_text())) == [
+        f"val-clip-{c}_{i}" for c in (0, 1) for i in (1, 2)
+    ]
+    res = runner.invoke(cli, [*args, "--out", str(tmp_path / "o.json")])  # the registry's task is unchanged
+    assert res.exit_code == 0 and len(json.loads((tmp_path / "o.json").read_text())) == 6
