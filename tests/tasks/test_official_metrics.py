@@ -112,3 +112,12 @@ def test_prefix_protocol_keeps_the_former_windows(tmp_path: Path) -> None:
     ds = Ego4DDataset(write_handmade(tmp_path / "d", {"train": 25, "val": 21}))
     # former protocol: starts every 4 actions while N + 10 actions remain: 0, 4, 8 of 21
     assert len(LongTermAnticipation(protocol="prefix").build_samples(ds, "val", train=False, seed=0)) == 6
+
+
+def test_task_variants_do_not_share_cached_graphs(handmade: Ego4DDataset) -> None:
+    # the same dataset object: the former protocol must not get the official (empty) graphs, nor back
+    assert LongTermAnticipation().build_samples(handmade, "val", train=False, seed=0) == []
+    assert (
+        len(LongTermAnticipation(protocol="prefix").build_samples(handmade, "val", train=False, seed=0)) == 6
+    )
+    assert LongTermAnticipation().build_samples(handmade, "val", train=False, seed=0) == []
