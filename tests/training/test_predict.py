@@ -188,3 +188,16 @@ def test_challenge_lta_windows_leave_out_each_clips_last_window(
     ]
     res = runner.invoke(cli, [*args, "--out", str(tmp_path / "o.json")])  # the registry's task is unchanged
     assert res.exit_code == 0 and len(json.loads((tmp_path / "o.json").read_text())) == 6
+
+
+def test_evaluate_cli_on_an_unlabelled_split_exits_2_and_points_at_predict(
+    long_run: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backpack.data
+
+    real = backpack.data.Ego4DDataset
+    monkeypatch.setattr(backpack.data, "Ego4DDataset", lambda *a, **k: Unlabelled(real(*a, **k)))
+    args = ["evaluate", str(long_run["mtl"]), "--data", str(long_run["data"]), "--split", "test"]
+    res = CliRunner().invoke(cli, [*args, "--device", "cpu"])
+    assert res.exit_code == 2 and "Traceback" not in res.stderr
+    assert "has no labels" in res.stderr and "backpack predict" in res.stderr and res.stderr.count("\n") == 1
