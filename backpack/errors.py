@@ -63,3 +63,7 @@ class RunError(BackpackError):
 def invalid(field: str, where: str, expected: object, got: object) -> str:
     """Format the house message ``Invalid value for 'F' in W. Expected E. Got G.``"""
     return f"Invalid value for {field!r} in {where}. Expected {expected}. Got {got}."
+
+
+class CheckError(BackpackError):
+    """A check that failed on good input (e.g. a prediction file that misses a clip): CLI exit code 1."""

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from backpack.errors import BackpackError
+from backpack.errors import BackpackError, CheckError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,7 +70,18 @@ def report_run(run_dir: Any, history: list[dict[str, Any]], as_json: bool, **fie
         return
     log(f"Run written to {run_dir} (epoch {last.get('epoch')}, loss {last.get('loss', float('nan')):.4f}).")
     for task, metrics in last.get("val", {}).items():
-        log(f"  {task}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        log(f"  {task}: " + ", ".join(format_metric(k, v) for k, v in metrics.items()))
+
+
+# counts reported beside the metrics (LTA windows, PNR clips) and the PNR fps: shown as plain numbers
+COUNT_KEYS = ("windows", "clips", "fps")
+
+
+def format_metric(name: str, value: float | None) -> str:
+    """``"verb_ed 0.912"``, ``"windows 106"``; a missing value (NaN in JSON: null) is ``n/a``."""
+    if value is None or value != value:
+        return f"{name} n/a"
+    return f"{name} {value:g}" if name in COUNT_KEYS else f"{name} {value:.3f}"
 
 
 def log(msg: str) -> None:
@@ -99,14 +110,42 @@ def fail(msg: str, code: int = EXIT_FAILED_CHECK) -> None:
 
 
 def handle_errors(func: F) -> F:
-    """Turn a :class:`BackpackError` into a one-line message and exit code 2 (bad input)."""
+    """Turn a :class:`BackpackError` into a one-line message: exit code 2 (bad input), 1 (a failed check)."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except CheckError as exc:
+            fail(str(exc), code=EXIT_FAILED_CHECK)
         except BackpackError as exc:
             fail(str(exc), code=EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
+
+
+def preset_option(func: F) -> F:
+    """``--preset default|paper`` (see :mod:`backpack.pipeline.presets`)."""
+    return click.option(
+        "--preset",
+        default="default",
+        show_default=True,
+        type=click.Choice(["default", "paper"]),
+        help="paper: the EgoPack recipe (Adam, batch 16, 30/40/10 epochs for AR/LTA/OSCC-PNR, lr 1e-4 "
+        "AR/LTA, 1e-6 OSCC/PNR); flags given explicitly still win.",
+    )(func)
+
+
+def apply_preset(
+    preset: str, tasks: list[str], values: dict[str, Any], learn: bool = False
+) -> dict[str, Any]:
+    """``values`` with the preset's settings, except the options given explicitly on the command line."""
+    from backpack.pipeline.presets import preset_settings
+
+    ctx = click.get_current_context()
+    out = dict(values)
+    for name, value in preset_settings(preset, tasks, learn).items():
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
+            out[name] = value
+    return out

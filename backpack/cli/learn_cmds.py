@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from backpack.cli._common import echo_json, handle_errors, log, report_run
+from backpack.cli._common import apply_preset, echo_json, handle_errors, log, preset_option, report_run
 from backpack.cli._nproc import nproc_option  # click + stdlib only
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
 from backpack.pipeline.learner_runs import LearnConfig  # torch-free: the defaults of a learn run
@@ -167,6 +167,7 @@ def build_cmd(
     show_default=True,
     type=click.IntRange(min=1),
 )
+@preset_option
 @click.option("--seed", default=LearnConfig.seed, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option(
@@ -195,6 +196,7 @@ def learn_cmd(
     lr: float,
     base_lr_scale: float,
     batch_size: int,
+    preset: str,
     seed: int,
     device: str,
     engine: str,
@@ -207,6 +209,7 @@ def learn_cmd(
     Examples:
       backpack learn --task oscc --data data/ --from runs/mtl --store store/@mtl-v1 --out runs/oscc
       backpack learn --task oscc --data data/ --from runs/mtl --no-backpack --out runs/oscc-ft
+      backpack learn --task oscc --data ~/ego4d/v1 --from runs/mtl --store store/ --out runs/o --preset paper
       backpack learn --task oscc --data data/ --from runs/mtl --store store/ --out runs/k8 --k 8 --limit 100
       backpack learn --task oscc --data data/ --from runs/mtl --store store/@v1 --out runs/oscc --nproc 2
       backpack learn --task oscc --data data/ --from runs/mtl --store s3://bucket/egopack@v1 --out runs/oscc \\
@@ -218,6 +221,15 @@ def learn_cmd(
     from backpack.tasks.registry import get_task
 
     get_task(task)  # unknown names list the known ones
+    chosen = apply_preset(
+        preset,
+        [task],
+        dict(epochs=epochs, lr=lr, batch_size=batch_size, base_lr_scale=base_lr_scale),
+        learn=True,
+    )
+    epochs, lr, batch_size, base_lr_scale = (
+        chosen[k] for k in ("epochs", "lr", "batch_size", "base_lr_scale")
+    )
     config = LearnConfig(
         task=task,
         k=k,

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "synth": "backpack.cli.data_cmds:synth_cmd",
     "train": "backpack.cli.train_cmds:train_cmd",
     "evaluate": "backpack.cli.train_cmds:evaluate_cmd",
+    "predict": "backpack.cli.predict_cmd:predict_cmd",
     # backpack building and the novel-task learner
     "build": "backpack.cli.learn_cmds:build_cmd",
     "learn": "backpack.cli.learn_cmds:learn_cmd",
@@ -68,6 +69,7 @@ def cli() -> None:
       backpack build runs/mtl --data data/ --store store/
       backpack inspect store/
       backpack learn --task oscc --data data/ --from runs/mtl --store store/ --out runs/oscc
+      backpack predict runs/mtl --data data/ --split test --out submission/
       backpack demo                              # the whole story, in minutes
     """
 

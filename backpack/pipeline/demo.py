@@ -202,12 +202,17 @@ def format_table(table: dict[str, dict[str, dict[str, float]]], novel: str) -> s
     )
     lines = [head, "|" + "---|" * (len(cols) + 1)]
     for method, tasks in table.items():
-        cells = [f"{tasks[t][m]:.3f}" if t in tasks and m in tasks[t] else "-" for t, m in cols]
+        cells = [_cell(tasks[t][m], m) if t in tasks and m in tasks[t] else "-" for t, m in cols]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     lines.append(
         f"\nNovel task: {novel.upper()} (few labelled clips); MTL is trained on the other three tasks."
     )
     return "\n".join(lines)
+
+
+def _cell(value: float, metric: str) -> str:
+    # counts beside the metrics (LTA windows, PNR clips) and the PNR fps are plain numbers
+    return f"{value:g}" if metric in ("windows", "clips", "fps") else f"{value:.3f}"
 
 
 def _metrics_of(table: dict[str, dict[str, dict[str, float]]], task: str) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import warnings
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -54,50 +56,35 @@ def evaluate_run(
     Raises
     ------
     DataError
-        When the data's label vocabulary or feature dimension differs from the run's, or a task of
-        the run has no sample in ``split``.
+        When the data's label vocabulary or feature dimension differs from the run's, or ``split``
+        has no labels (a test split: use ``predict``). A task without any sample in ``split`` is
+        scored NaN (with a count of 0 where it reports one) and a warning.
     RunError
         For a missing, incomplete or incompatible run folder.
     """
     from backpack.data import Ego4DDataset
     from backpack.pipeline.devices import resolve_device
-    from backpack.pipeline.runs import load_run, run_kind
+    from backpack.pipeline.runs import load_run
 
-    if run_kind(run_dir) == "learn":
-        from backpack.pipeline.learn import evaluate_learner_run
-
-        return evaluate_learner_run(
-            run_dir,
-            data_root,
-            split,
-            device,
-            store=store,
-            features=features,
-            cache_dir=cache_dir,
-            skip_missing=skip_missing,
-            engine=engine,
-            batch_size=batch_size,
-            storage_options=storage_options,
-        )
     dev = resolve_device(device)
     run = load_run(run_dir, device=str(dev), engine=engine, store=store, storage_options=storage_options)
     ds = Ego4DDataset(
         data_root,
-        features=features or run.config.features,
+        features=features or run.model_config.features,
         cache_dir=cache_dir,
         skip_missing=skip_missing,
-        tasks=list(run.config.tasks),
+        tasks=list(run.model.tasks),
         splits=[split],
-        **recorded_feature_time(run.config, features),
+        **recorded_feature_time(run.model_config, features),
     )
     check_data_fits(run, ds)
-    samples = {}
+    refuse_unlabelled(ds, split, list(run.model.tasks), run_dir)
+    samples = {
+        name: task.build_samples(ds, split, train=False, seed=run.config.seed)
+        for name, task in run.model.tasks.items()
+    }
     for name, task in run.model.tasks.items():
-        samples[name] = task.build_samples(ds, split, train=False, seed=run.config.seed)
-        if not samples[name]:
-            raise DataError(
-                f"No {name!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. Got 0."
-            )
+        warn_no_samples(task, samples[name], split, data_root)
     return evaluate_model(
         run.model, run.model.tasks, samples, dev, batch_size=batch_size, seed=run.config.seed
     )
@@ -115,6 +102,16 @@ def recorded_feature_time(config: Any, features: str | None = None) -> dict[str,
     return {"feature_stride": int(ft["stride"]), "feature_window": int(ft["window"])}
 
 
+def warn_no_samples(task: Task, samples: list[GraphSample], split: str, data_root: Any) -> None:
+    """Warn that a task has no graph in ``split`` (e.g. LTA clips shorter than N + Z): its metrics are NaN."""
+    if not samples:
+        need = f" ({task.requirement})" if hasattr(task, "requirement") else ""
+        warnings.warn(
+            f"No {task.name!r} sample in split {split!r} of {str(data_root)!r}{need}: its metrics are NaN.",
+            stacklevel=3,
+        )
+
+
 def check_data_fits(run: Any, ds: Any) -> None:
     """Refuse data whose vocabulary or feature dimension differs from the run's."""
     if tuple(ds.taxonomy.verbs) != tuple(run.taxonomy.verbs) or tuple(ds.taxonomy.nouns) != tuple(
@@ -129,4 +126,30 @@ def check_data_fits(run: Any, ds: Any) -> None:
         raise DataError(
             f"Invalid value for 'feature dimension' in {str(ds.root)!r}. Expected {run.model_config.in_dim} "
             f"(run {str(run.dir)!r}). Got {ds.feature_dim}."
+        )
+
+
+def unlabelled_split(ds: Any, split: str, tasks: list[str]) -> str | None:
+    """The annotation file of ``split`` that holds no label for ``tasks`` (a test split), or None."""
+    from backpack.data import layout
+
+    if any(t in ("ar", "lta") for t in tasks):
+        clips = ds.action_clips(split)
+        if clips and all(c.verb is None and c.noun is None for c in clips):
+            return layout.lta_file(Path(ds.root), split).name
+    if any(t in ("oscc", "pnr") for t in tasks):
+        clips = ds.state_clips(split)
+        if clips and all(c.state_change is None for c in clips):
+            return layout.oscc_file(Path(ds.root), split).name
+    return None
+
+
+def refuse_unlabelled(ds: Any, split: str, tasks: list[str], run_dir: Any) -> None:
+    """``evaluate`` on a split without labels: say so and point at ``predict``."""
+    name = unlabelled_split(ds, split, tasks)
+    if name is not None:
+        raise DataError(
+            f"Split {split!r} has no labels ({name} is unannotated): it cannot be evaluated. Write "
+            f"predictions for the challenge server instead: "
+            f"backpack predict {run_dir} --data {ds.root} --split {split} --out FILE"
         )

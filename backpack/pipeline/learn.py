@@ -282,36 +282,27 @@ def evaluate_learner_run(
     batch_size: int = 32,
     storage_options: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Metrics of a ``backpack learn`` run on ``split`` (same JSON shape as ``evaluate_run``).
+    """Metrics of a ``backpack learn`` run on ``split``: :func:`~backpack.pipeline.evaluate.evaluate_run`.
 
     ``storage_options`` (s3: endpoint_url, key, secret, ...) open the run's store (or ``store``).
     """
-    from backpack.data import Ego4DDataset
-    from backpack.pipeline.devices import resolve_device
-    from backpack.pipeline.evaluate import check_data_fits, evaluate_model, recorded_feature_time
+    from backpack.pipeline.evaluate import evaluate_run
+    from backpack.pipeline.runs import run_kind
 
-    dev = resolve_device(device)
-    run = load_learner_run(
-        run_dir, device=str(dev), engine=engine, store=store, storage_options=storage_options
-    )
-    ds = Ego4DDataset(
+    if run_kind(run_dir) != "learn":
+        raise RunError(f"Cannot evaluate {str(run_dir)!r} as a learn run: it holds no {LEARNER!r}.")
+    return evaluate_run(
+        run_dir,
         data_root,
-        features=features or run.base.features,
+        split,
+        device,
+        store=store,
+        features=features,
         cache_dir=cache_dir,
         skip_missing=skip_missing,
-        tasks=[run.config.task],
-        splits=[split],
-        **recorded_feature_time(run.base, features),
-    )
-    check_data_fits(run, ds)
-    task = run.model.task
-    samples = task.build_samples(ds, split, train=False, seed=run.config.seed)
-    if not samples:
-        raise DataError(
-            f"No {task.name!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. Got 0."
-        )
-    return evaluate_model(
-        run.model, {task.name: task}, {task.name: samples}, dev, batch_size=batch_size, seed=run.config.seed
+        engine=engine,
+        batch_size=batch_size,
+        storage_options=storage_options,
     )
 
 

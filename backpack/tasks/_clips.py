@@ -8,14 +8,27 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from backpack.tasks.metrics import IGNORE_INDEX
+
 SUB_SEGMENTS = 3  # TRN-style: each node aggregates 3 sub-segment features
 
 
-def group_by_clip(actions: list[Any]) -> list[list[Any]]:
-    """Actions grouped by ``clip_uid``, in the dataset's order (sorted by video, start, action_idx)."""
+def label_or_ignore(value: int | None) -> int:
+    """A label, or ``IGNORE_INDEX`` for an unlabelled clip (a test split): the loss and metrics skip it."""
+    return IGNORE_INDEX if value is None else int(value)
+
+
+def group_by_clip(actions: list[Any], by_index: bool = False) -> list[list[Any]]:
+    """Actions grouped by ``clip_uid``, in the dataset's order (sorted by video, start, action_idx).
+
+    Within a clip actions are sorted by (start frame, action_idx), or by ``action_idx`` alone with
+    ``by_index`` (the order of the official LTA windows).
+    """
     groups: dict[str, list[Any]] = {}
     for a in actions:
         groups.setdefault(a.clip_uid, []).append(a)
+    if by_index:
+        return [sorted(g, key=lambda a: a.action_idx) for g in groups.values()]
     return [sorted(g, key=lambda a: (a.start_frame, a.action_idx)) for g in groups.values()]
 
 

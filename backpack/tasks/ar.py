@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from backpack.backbone.graph import GraphSample
-from backpack.tasks._clips import group_by_clip, segment_inputs
+from backpack.tasks._clips import group_by_clip, label_or_ignore, segment_inputs
 from backpack.tasks.base import MaskedVerbNounTask
 from backpack.tasks.graphs import temporal_edges
 from backpack.tasks.metrics import top1_accuracy
@@ -53,14 +53,22 @@ class ActionRecognition(MaskedVerbNounTask):
     def outputs(self, taxonomy: Any) -> dict[str, int]:
         return {"verb": len(taxonomy.verbs), "noun": len(taxonomy.nouns)}
 
+    def eval_actions(self, ds: Any, split: str) -> list[Any]:
+        """The actions that are evaluation units, in the order of their rows (``build(train=False)``)."""
+        out: list[Any] = []
+        for clip in group_by_clip(ds.action_clips(split)):
+            for start, first in windows(len(clip), self.window):
+                out.extend(a for a, seen in zip(clip[start : start + self.window], first) if seen)
+        return out
+
     def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
         samples: list[GraphSample] = []
         for clip in group_by_clip(ds.action_clips(split)):
             x = segment_inputs(
                 ds, clip[0].video_uid, [(a.start_frame, a.end_frame) for a in clip], rng if train else None
             )
-            verbs = torch.tensor([a.verb for a in clip], dtype=torch.long)
-            nouns = torch.tensor([a.noun for a in clip], dtype=torch.long)
+            verbs = torch.tensor([label_or_ignore(a.verb) for a in clip], dtype=torch.long)
+            nouns = torch.tensor([label_or_ignore(a.noun) for a in clip], dtype=torch.long)
             for start, first in windows(len(clip), self.window):
                 n = min(self.window, len(clip))
                 sl = slice(start, start + n)

@@ -88,7 +88,7 @@ class Task(ABC):
             raise ConfigError(invalid("limit", f"task {self.name!r}", "a positive integer", limit))
         cache = _cache_for(ds)
         # evaluation graphs do not depend on the seed; a limited subset always does
-        full_key = (self.name, split, bool(train), int(seed) if train else 0, None, None)
+        full_key = ((self.name, self.variant()), split, bool(train), int(seed) if train else 0, None, None)
         key = full_key[:4] + ((limit, int(seed)) if limit is not None else (None, None))
         if key not in cache:
             if full_key not in cache:
@@ -138,10 +138,18 @@ class Task(ABC):
             if was_training:
                 model.train()
         if not logits:
-            return {m: float("nan") for m in self.metric_names}
+            return self.empty_scores()
         return self.score(
             {k: torch.cat(v) for k, v in logits.items()}, {k: torch.cat(v) for k, v in targets.items()}, seed
         )
+
+    def variant(self) -> tuple:
+        """The settings that change what :meth:`build` returns (part of the sample cache key)."""
+        return tuple(sorted((k, v) for k, v in vars(self).items() if isinstance(v, (int, float, str, bool))))
+
+    def empty_scores(self) -> dict[str, float]:
+        """The metrics of a split without any sample: ``nan`` (tasks that report counts add them as 0)."""
+        return {m: float("nan") for m in self.metric_names}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, level={self.level!r})"

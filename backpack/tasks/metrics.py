@@ -1,10 +1,15 @@
 """Metrics of the four Ego4D benchmarks, as plain functions on tensors.
 
 - AR verb/noun and OSCC: top-1 accuracy in percent.
-- LTA: edit distance. For each graph, K sequences of Z labels are sampled from the softmax of the
-  future nodes; the score is min over K of Levenshtein(sample, truth) / Z, averaged over graphs.
-  For actions, a (verb, noun) pair matches only when both match.
-- PNR: localisation error in seconds, |predicted frame - true frame| / fps averaged over clips.
+- LTA: edit distance as EGO4D/forecasting ``evaluation/lta_metrics.py::edit_distance`` defines it.
+  For each window, K sequences of Z labels are sampled from the softmax of the future nodes; the
+  score is min over K of Levenshtein(sample, truth) / Z, averaged over windows, verbs and nouns
+  separately. The windows are :func:`lta_windows`. For actions (a backpack addition, not an
+  official metric), a (verb, noun) pair matches only when both match.
+- PNR: as EGO4D/hands-and-objects ``evaluation/metrics.py::keyframe_distance`` and EgoPack
+  ``utils/meters/ego4d.py`` define it: node i of n is placed at ``start + (end - start) * i / n``
+  (the start of its span), the error is |placed frame - PNR frame| / fps in seconds, averaged over
+  the clips with a state change.
 """
 
 from __future__ import annotations
@@ -103,14 +108,51 @@ def lta_edit_distances(
     }
 
 
-def pnr_localisation_error(scores: Tensor, centres: Tensor, truth_frames: Tensor, fps: float = 30.0) -> float:
-    """Mean |centre frame of the best-scoring node - true PNR frame| / fps, in seconds.
+def lta_windows(actions: int, observed: int = 2, future: int = 20, last: bool = True) -> range:
+    """Start positions of the official LTA windows of a clip of ``actions`` actions (in ``action_idx`` order).
 
-    Shapes: scores [G, n] (one score per node), centres [G, n] (centre frame of each node),
-    truth_frames [G].
+    Every start position (stride 1) whose window holds ``observed`` actions followed by all
+    ``future`` actions: ``range(actions - observed - future + 1)``, the bound of EGO4D/forecasting
+    ``ptv_dataset_helper.py::clip_forecasting_dataset`` since commit 38d1931 (the challenge's test
+    keys were made before it, without the ``+ 1``; see docs/ego4d.md). A clip of 25 actions with
+    N = 2, Z = 20 has 4 windows; a clip shorter than N + Z has none. ``last=False`` is the bound
+    before that commit (each clip's last window left out), which the challenge's test keys follow.
+    """
+    return range(max(0, actions - observed - future + (1 if last else 0)))
+
+
+def pnr_node_frames(start: float, end: float, nodes: int = 16, placement: str = "start") -> list[float]:
+    """The frame each of ``nodes`` nodes of the clip [start, end] stands for.
+
+    ``placement="start"`` (official): ``start + (end - start) * i / nodes``, the start of node i's
+    span. ``"centre"`` (backpack's former protocol, not official): the middle of the span.
+    """
+    if placement not in PNR_PLACEMENTS:
+        raise ValueError(f"Unknown PNR placement {placement!r}. Expected one of {PNR_PLACEMENTS}.")
+    shift = 0.5 if placement == "centre" else 0.0
+    return [start + (end - start) * (i + shift) / nodes for i in range(nodes)]
+
+
+def pnr_target_node(start: float, end: float, pnr_frame: float, nodes: int = 16) -> int:
+    """The positive node of the official target: the one whose start is nearest the PNR frame.
+
+    Ties go to the earlier node (``argmin``).
+    """
+    placed = pnr_node_frames(start, end, nodes, "start")
+    return min(range(nodes), key=lambda i: (abs(placed[i] - pnr_frame), i))
+
+
+PNR_PLACEMENTS = ("start", "centre")
+
+
+def pnr_localisation_error(scores: Tensor, placed: Tensor, truth_frames: Tensor, fps: float = 30.0) -> float:
+    """Mean |placed frame of the best-scoring node - true PNR frame| / fps, in seconds.
+
+    Shapes: scores [G, n] (one score per node), placed [G, n] (the frame each node stands for, see
+    :func:`pnr_node_frames`), truth_frames [G]. Returns ``nan`` for no clip.
     """
     if scores.shape[0] == 0:
         return float("nan")
     best = scores.argmax(dim=1, keepdim=True)
-    pred = centres.gather(1, best).squeeze(1).double()
+    pred = placed.double().gather(1, best).squeeze(1)
     return float((pred - truth_frames.double()).abs().mean() / fps)

@@ -12,7 +12,7 @@ from backpack.backbone.graph import GraphBatch, GraphSample
 from backpack.tasks._clips import segment_inputs
 from backpack.tasks.base import Task
 from backpack.tasks.graphs import split_frames, temporal_edges
-from backpack.tasks.metrics import top1_accuracy
+from backpack.tasks.metrics import IGNORE_INDEX, top1_accuracy
 from backpack.tasks.registry import register_task
 
 
@@ -24,6 +24,11 @@ def max_pool(batch: GraphBatch, h: Tensor) -> Tensor:
     out = h.new_full((batch.num_graphs, h.shape[1]), float("-inf"))
     index = batch.graph.to(h.device).unsqueeze(1).expand_as(h)
     return out.scatter_reduce(0, index, h, reduce="amax", include_self=True)
+
+
+def _state_label(state_change: bool | None) -> int:
+    # an unlabelled clip (a test split) is ignored by the loss and the accuracy
+    return IGNORE_INDEX if state_change is None else int(bool(state_change))
 
 
 @register_task
@@ -51,7 +56,7 @@ class StateChangeClassification(Task):
                     x=x,
                     edges=edges,
                     pos=torch.arange(self.nodes),
-                    labels={"state": torch.tensor(int(bool(clip.state_change)), dtype=torch.long)},
+                    labels={"state": torch.tensor(_state_label(clip.state_change), dtype=torch.long)},
                 )
             )
         return samples

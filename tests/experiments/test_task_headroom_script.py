@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -15,12 +16,18 @@ Loader = Callable[[str], ModuleType]
 def test_writes_table_and_json_for_every_reference(tmp_path: Path, load_script: Loader) -> None:
     md = tmp_path / "headroom.md"
     assert load_script("task_headroom").main(["--seeds", "0", "--markdown", str(md)]) == 0
-    rows = json.loads(md.with_suffix(".json").read_text())["rows"]
-    assert len(rows) == 6 and all(len(v) == 1 and 0.0 <= v[0] for v in rows.values())
+    result = json.loads(md.with_suffix(".json").read_text())
+    rows = result["rows"]
+    assert len(rows) == 6 and all(len(v) == 1 for v in rows.values())
     assert all(name in md.read_text() for name in rows)
-    # knowing the last action (and the train grammar) predicts future verbs better than a constant
-    assert rows["lta verb_ed (chain oracle)"][0] < rows["lta verb_ed (constant)"][0]
-    assert all(v[0] <= 1.0 for k, v in rows.items() if k.startswith("lta"))
+    assert all(0.0 <= v[0] for k, v in rows.items() if k.startswith("pnr"))
+    lta = {k: v[0] for k, v in rows.items() if k.startswith("lta")}
+    if result["lta_windows"] == [0]:  # val clips shorter than N + Z actions: nothing scored, said as NaN
+        assert all(math.isnan(v) for v in lta.values())
+    else:
+        # knowing the last action (and the train grammar) predicts future verbs better than a constant
+        assert lta["lta verb_ed (chain oracle)"] < lta["lta verb_ed (constant)"]
+        assert all(0.0 <= v <= 1.0 for v in lta.values())
 
 
 def test_transient_oracle_needs_the_true_signature(tmp_path: Path, load_script: Loader) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,21 @@ def ds(tiny_data: Path) -> Ego4DDataset:
     return Ego4DDataset(tiny_data)
 
 
+@pytest.fixture(scope="module")
+def long_ds(tmp_path_factory: pytest.TempPathFactory) -> Ego4DDataset:
+    """Hand-made data whose LTA clips are long enough for the official evaluation windows."""
+    from tests.tasks.handmade import write_handmade
+
+    return Ego4DDataset(write_handmade(tmp_path_factory.mktemp("long") / "data"))
+
+
+def _data_for(name: str, ds: Ego4DDataset, long_ds: Ego4DDataset) -> Ego4DDataset:
+    return long_ds if name == "lta" else ds
+
+
 @pytest.mark.parametrize("name", list_tasks())
-def test_samples_shapes_and_edges(ds: Ego4DDataset, name: str) -> None:
+def test_samples_shapes_and_edges(ds: Ego4DDataset, long_ds: Ego4DDataset, name: str) -> None:
+    ds = _data_for(name, ds, long_ds)
     task = get_task(name)
     for train in (True, False):
         samples = task.build_samples(ds, "train" if train else "val", train=train, seed=0)
@@ -36,7 +50,8 @@ def test_samples_shapes_and_edges(ds: Ego4DDataset, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list_tasks())
-def test_units_targets_loss_and_evaluate(ds: Ego4DDataset, name: str) -> None:
+def test_units_targets_loss_and_evaluate(ds: Ego4DDataset, long_ds: Ego4DDataset, name: str) -> None:
+    ds = _data_for(name, ds, long_ds)
     task = get_task(name)
     samples = task.build_samples(ds, "val", train=False, seed=0)[:5]
     batch = GraphBatch.collate(samples)
@@ -66,12 +81,12 @@ def test_units_targets_loss_and_evaluate(ds: Ego4DDataset, name: str) -> None:
             return {k: lin(task.units(b, proj(b.x.mean(1)))) for k, lin in heads.items()}
 
     metrics = task.evaluate(Fixed(), samples, batch_size=2)
-    assert set(metrics) == set(task.metric_names) and all(isinstance(v, float) for v in metrics.values())
+    assert set(task.metric_names) <= set(metrics) and all(isinstance(v, float) for v in metrics.values())
+    assert set(metrics) == set(task.empty_scores())  # counts (LTA windows, PNR clips and fps) included
     # batch size does not change the result, and metrics() scores what evaluate() collected
     assert task.evaluate(Fixed(), samples, batch_size=len(samples)) == pytest.approx(metrics, nan_ok=True)
-    assert task.evaluate(Fixed(), []) == {
-        m: pytest.approx(float("nan"), nan_ok=True) for m in task.metric_names
-    }
+    assert task.evaluate(Fixed(), []) == pytest.approx(task.empty_scores(), nan_ok=True)
+    assert all(math.isnan(task.evaluate(Fixed(), [])[m]) for m in task.metric_names)
 
 
 @pytest.mark.parametrize("name", list_tasks())
@@ -117,7 +132,9 @@ def test_ar_evaluates_every_action_once(ds: Ego4DDataset) -> None:
 
 
 def test_lta_future_nodes_and_labels(ds: Ego4DDataset) -> None:
-    samples = get_task("lta").build_samples(ds, "val", train=False, seed=0)
+    # training windows (as few as 10 future actions, padded); the official evaluation windows are
+    # tested on long hand-made clips in test_official_metrics.py
+    samples = get_task("lta").build_samples(ds, "train", train=True, seed=0)
     edges = samples[0].edges
     for s in samples:
         assert torch.equal(s.edges, edges)  # edges never depend on labels
@@ -128,22 +145,25 @@ def test_lta_future_nodes_and_labels(ds: Ego4DDataset) -> None:
         assert labelled[:10].all()  # at least 10 future actions
         assert not (labelled[1:] & ~labelled[:-1]).any()  # padding only at the end
     # the observed and future labels follow the clip's actions in order
-    actions = [a for a in ds.action_clips("val")]
+    actions = [a for a in ds.action_clips("train")]
     first_clip = [a for a in actions if a.clip_uid == actions[0].clip_uid]
     first_clip.sort(key=lambda a: (a.start_frame, a.action_idx))
     n = min(22, len(first_clip))
     assert samples[0].labels["verb"][:n].tolist() == [a.verb for a in first_clip[:n]]
 
 
-def test_pnr_target_sits_on_the_node_of_the_pnr_frame(ds: Ego4DDataset) -> None:
+def test_pnr_target_is_the_node_whose_start_is_nearest_the_pnr_frame(ds: Ego4DDataset) -> None:
+    from backpack.tasks.metrics import pnr_target_node
+
     clips = [c for c in ds.state_clips("val") if c.state_change]
     samples = get_task("pnr").build_samples(ds, "val", train=False, seed=0)
     assert len(samples) == len(clips)
     for clip, s in zip(clips, samples):
         assert float(s.labels["pnr"].sum()) == 1.0
         node = int(s.labels["pnr"].argmax())
+        assert node == pnr_target_node(clip.start_frame, clip.end_frame, clip.pnr_frame, 16)
         width = (clip.end_frame - clip.start_frame) / 16
-        assert abs(float(s.labels["centre"][node]) - clip.pnr_frame) <= width / 2 + 1
+        assert abs(float(s.labels["placed"][node]) - clip.pnr_frame) <= width / 2  # nearest start
 
 
 def test_oscc_labels(ds: Ego4DDataset) -> None:

@@ -69,7 +69,7 @@ def test_train_then_evaluate_json(tiny_data: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     metrics = json.loads(r.stdout)
     assert set(metrics) == {"oscc", "pnr"}  # only the run's tasks
-    assert set(metrics["oscc"]) == {"accuracy"} and set(metrics["pnr"]) == {"loc_error_s"}
+    assert set(metrics["oscc"]) == {"accuracy"} and set(metrics["pnr"]) == {"loc_error_s", "clips", "fps"}
     assert 0.0 <= metrics["oscc"]["accuracy"] <= 100.0 and metrics["pnr"]["loc_error_s"] >= 0.0
     assert metrics["oscc"]["accuracy"] == pytest.approx(trained["val"]["oscc"]["accuracy"])
 

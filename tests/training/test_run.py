@@ -44,7 +44,7 @@ def test_evaluate_run_matches_last_validation(tiny_run: Path, tiny_data: Path) -
     last = json.loads((tiny_run / "metrics.jsonl").read_text().splitlines()[-1])["val"]
     assert set(metrics) == {"ar", "lta", "oscc", "pnr"}
     for task, values in metrics.items():
-        assert values == pytest.approx(last[task]), task
+        assert values == pytest.approx(last[task], nan_ok=True), task  # LTA: NaN without a window
 
 
 @pytest.mark.parametrize("name", ["config.json", "checkpoint.json"])
