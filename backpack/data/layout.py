@@ -83,16 +83,6 @@ def resolve_root(root: Path, features: str = DEFAULT_FEATURES) -> Path:
     return found[0]
 
 
-def lta_file(root: Path, split: str) -> Path:
-    """``annotations/fho_lta_{split}.json`` (AR and LTA); see :func:`annotation_file` for "test"."""
-    return annotation_file(root, "lta", split)
-
-
-def oscc_file(root: Path, split: str) -> Path:
-    """``annotations/fho_oscc-pnr_{split}.json`` (OSCC and PNR); see :func:`annotation_file`."""
-    return annotation_file(root, "oscc", split)
-
-
 def taxonomy_file(root: Path) -> Path:
     return root / ANNOTATIONS / TAXONOMY
 

@@ -133,14 +133,9 @@ def unlabelled_split(ds: Any, split: str, tasks: list[str]) -> str | None:
     """The annotation file of ``split`` that holds no label for ``tasks`` (a test split), or None."""
     from backpack.data import layout
 
-    if any(t in ("ar", "lta") for t in tasks):
-        clips = ds.action_clips(split)
-        if clips and all(c.verb is None and c.noun is None for c in clips):
-            return layout.lta_file(Path(ds.root), split).name
-    if any(t in ("oscc", "pnr") for t in tasks):
-        clips = ds.state_clips(split)
-        if clips and all(c.state_change is None for c in clips):
-            return layout.oscc_file(Path(ds.root), split).name
+    for task in tasks:
+        if not ds.is_labelled(split, task):
+            return layout.annotation_file(Path(ds.root), task, split).name
     return None
 
 

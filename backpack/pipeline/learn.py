@@ -226,7 +226,7 @@ def param_groups(model: Any, config: LearnConfig) -> list[dict[str, Any]]:
 def _has_val(ds: Any, task: str) -> bool:
     from backpack.data import layout
 
-    return (layout.lta_file if task in ("ar", "lta") else layout.oscc_file)(Path(ds.root), "val").is_file()
+    return layout.annotation_file(Path(ds.root), task, "val").is_file()
 
 
 def load_learner_run(

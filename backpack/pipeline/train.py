@@ -144,7 +144,7 @@ def _val_samples(ds: Any, task: str, seed: int) -> list:
     from backpack.data import layout
     from backpack.tasks.registry import get_task
 
-    path = (layout.lta_file if task in ("ar", "lta") else layout.oscc_file)(Path(ds.root), "val")
+    path = layout.annotation_file(Path(ds.root), task, "val")
     if not path.is_file():
         warnings.warn(f"No validation file {str(path)!r}: task {task!r} trains without validation metrics.")
         return []
