@@ -8,7 +8,14 @@ from __future__ import annotations
 from backpack.data.clips import ActionClip, StateClip, Taxonomy
 from backpack.data.dataset import Ego4DDataset
 from backpack.data.features import FeatureCache, read_feature_file
-from backpack.data.sampling import FPS, FRAMES_PER_FEATURE, sample_subsegments, segment_indices
+from backpack.data.sampling import (
+    FPS,
+    FRAMES_PER_FEATURE,
+    NODE_INPUTS,
+    pool_segment,
+    sample_subsegments,
+    segment_indices,
+)
 from backpack.data.synthetic import SIZES, SyntheticConfig
 from backpack.data.synthetic_build import SyntheticData, generate_synthetic
 from backpack.data.synthetic_write import write_synthetic
@@ -26,6 +33,8 @@ __all__ = [
     "Taxonomy",
     "generate_synthetic",
     "read_feature_file",
+    "NODE_INPUTS",
+    "pool_segment",
     "sample_subsegments",
     "segment_indices",
     "write_synthetic",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backpack.data.sampling import DEFAULT_NODE_INPUT, node_slots
 from backpack.errors import RunError, invalid
 from backpack.pipeline.checkpoint import (
     CHECKPOINT,
@@ -44,6 +45,9 @@ class RunConfig:
     sub_segments: int = 3
     epochs: int = 10
     lr: float = 1e-3
+    weight_decay: float = 0.0
+    node_input: str = DEFAULT_NODE_INPUT
+    standardize: bool = False
     batch_size: int = 16
     seed: int = 0
     engine: str = "auto"
@@ -52,6 +56,11 @@ class RunConfig:
     data_fingerprint: str = ""
     backpack_version: str = ""
     format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        from backpack.data.sampling import check_node_input
+
+        check_node_input(self.node_input, "the run config")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -72,6 +81,8 @@ class RunConfig:
         for name in ("tasks", "in_dim"):
             if name not in d:
                 raise RunError(invalid(name, where, "a value", "nothing"))
+        # runs written before these fields existed used single-row sampling and no regularisation
+        d = {"node_input": "sample", "weight_decay": 0.0, "standardize": False, **d}
         try:
             return cls(**{**d, "tasks": tuple(d["tasks"]), "limit": dict(d.get("limit", {}))})
         except TypeError as exc:
@@ -158,7 +169,8 @@ def model_from_config(config: RunConfig, taxonomy: Any, engine: str | None = Non
         feat_dim=config.feat_dim,
         engine=engine or "auto",
         dropout=config.dropout,
-        sub_segments=config.sub_segments,
+        sub_segments=node_slots(config.node_input, config.sub_segments),
+        standardize=config.standardize,
     )
 
 

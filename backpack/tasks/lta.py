@@ -48,7 +48,9 @@ class LongTermAnticipation(MaskedVerbNounTask):
     def outputs(self, taxonomy: Any) -> dict[str, int]:
         return {"verb": len(taxonomy.verbs), "noun": len(taxonomy.nouns)}
 
-    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
+    def build(
+        self, ds: Any, split: str, train: bool, rng: np.random.Generator, node_input: str = "sample"
+    ) -> list[GraphSample]:
         n_obs, z = self.observed, self.future
         edges = anticipation_edges(n_obs, z)
         mask = torch.cat([torch.zeros(n_obs, dtype=torch.bool), torch.ones(z, dtype=torch.bool)])
@@ -63,7 +65,11 @@ class LongTermAnticipation(MaskedVerbNounTask):
             for s in range(0, len(clip) - n_obs - self.min_future + 1, stride):
                 obs = clip[s : s + n_obs]
                 x_obs = segment_inputs(
-                    ds, obs[0].video_uid, [(a.start_frame, a.end_frame) for a in obs], rng if train else None
+                    ds,
+                    obs[0].video_uid,
+                    [(a.start_frame, a.end_frame) for a in obs],
+                    rng if train else None,
+                    node_input,
                 )
                 x = torch.cat([x_obs, x_obs.mean(dim=0, keepdim=True).expand(z, -1, -1)])
                 sl = slice(s, s + n_obs + z)

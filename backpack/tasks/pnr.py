@@ -35,7 +35,9 @@ class PointOfNoReturn(Task):
     def outputs(self, taxonomy: Any) -> dict[str, int]:
         return {"pnr": 1}
 
-    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
+    def build(
+        self, ds: Any, split: str, train: bool, rng: np.random.Generator, node_input: str = "sample"
+    ) -> list[GraphSample]:
         edges = temporal_edges(self.nodes, 1)
         samples: list[GraphSample] = []
         for clip in ds.state_clips(split):
@@ -49,7 +51,7 @@ class PointOfNoReturn(Task):
             )
             target = torch.zeros(self.nodes)
             target[hit] = 1.0
-            x = segment_inputs(ds, clip.video_uid, spans, rng if train else None)
+            x = segment_inputs(ds, clip.video_uid, spans, rng if train else None, node_input)
             samples.append(
                 GraphSample(
                     x=x,
