@@ -44,6 +44,13 @@ def _main_process() -> bool:
     type=click.Choice(["auto", "dgl", "native"]),
 )
 @click.option("--batch-size", "batch_size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--select",
+    default="last",
+    show_default=True,
+    type=click.Choice(["last", "best"]),
+    help="Weights of a `backpack train` RUN: its last epoch, or its best by the selection metric.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON on stdout.")
 @handle_errors
 def build_cmd(
@@ -57,6 +64,7 @@ def build_cmd(
     device: str,
     engine: str,
     batch_size: int,
+    select: str,
     as_json: bool,
 ) -> None:
     """Build the backpack: per-(verb, noun) prototypes of every head of RUN, as a new store version.
@@ -82,9 +90,15 @@ def build_cmd(
 
     dev = str(resolve_device(device))
     if is_learner_dir(run_dir):  # its store (recorded URL) is opened with the same options
+        if select != "last":
+            raise click.UsageError("--select best applies only to runs of `backpack train`.")
         run = load_learner_run(run_dir, device=dev, engine=engine, storage_options=storage_options)
+        history = run.metrics_history
+        weights = {"select": "last", "epoch": history[-1]["epoch"] if history else None}
     else:
-        run = load_run(run_dir, device=dev, engine=engine)
+        run = load_run(run_dir, device=dev, engine=engine, select=select)
+        weights = run.selected
+    log(f"Using the {weights['select']} epoch ({weights.get('epoch')}) of {run_dir}.")
     features = getattr(run, "base", None) or run.config
     ds = Ego4DDataset(data, features=features.features)
     version = build_prototypes(
@@ -101,7 +115,7 @@ def build_cmd(
     )
     if not _main_process():  # under torchrun only rank 0 reports
         return
-    result = {"store": store, "version": version, "tag": tag, "added_task": add_task}
+    result = {"store": store, "version": version, "tag": tag, "added_task": add_task, "weights": weights}
     if as_json:
         echo_json(result)
     else:

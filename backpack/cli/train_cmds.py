@@ -70,6 +70,36 @@ def _show_warnings() -> None:
 )
 @click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--batch-size", "batch_size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--node-input",
+    "node_input",
+    default="mean",
+    show_default=True,
+    type=click.Choice(["mean", "submean", "sample"]),
+    help="How a node's input is formed from its segment's feature rows: mean of all rows; mean of "
+    "each of 3 sub-segments (TRN fusion); one row per sub-segment (random in training).",
+)
+@click.option(
+    "--weight-decay",
+    "weight_decay",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Decoupled weight decay (AdamW when > 0).",
+)
+@click.option(
+    "--standardize/--no-standardize",
+    default=True,
+    show_default=True,
+    help="Standardise input features with train-split statistics (stored in the run).",
+)
+@click.option(
+    "--select-metric",
+    "select_metric",
+    default="",
+    help="Validation metric TASK.METRIC of the best epoch kept beside the last (default: the first "
+    "task's first metric, e.g. ar.verb_top1).",
+)
 @click.option("--features", default="omnivore_video_swinl", show_default=True, help="Feature folder name.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @click.option(
@@ -98,6 +128,10 @@ def train_cmd(
     feat_dim: int,
     lr: float,
     batch_size: int,
+    node_input: str,
+    weight_decay: float,
+    standardize: bool,
+    select_metric: str,
     features: str,
     resume: bool,
     skip_missing: bool,
@@ -116,6 +150,7 @@ def train_cmd(
       backpack train --data data/ --tasks oscc --out runs/oscc --epochs 5 --model mlp
       backpack train --data data/ --tasks ar,lta,pnr --out runs/mtl --epochs 20 --resume
       backpack train --data data/ --tasks ar,lta,pnr --out runs/mtl --nproc 2   # torchrun, 2 processes
+      backpack train --data data/ --tasks ar --out runs/ar --node-input sample --no-standardize
     """
     limit = _parse_limits(limits)
     _show_warnings()
@@ -140,6 +175,10 @@ def train_cmd(
             feat_dim=feat_dim,
             lr=lr,
             batch_size=batch_size,
+            node_input=node_input,
+            weight_decay=weight_decay,
+            standardize=standardize,
+            select_metric=select_metric,
         )
     except KeyboardInterrupt:
         fail(
@@ -178,6 +217,19 @@ def train_cmd(
     help="For a `backpack learn` run: evaluate against this store (version) instead of the one it "
     "was trained with (refused without this flag when the recorded one changed).",
 )
+@click.option(
+    "--select",
+    default="last",
+    show_default=True,
+    type=click.Choice(["last", "best"]),
+    help="Weights of the last epoch, or of the best epoch by the run's selection metric (chosen on "
+    "val: reporting val with it flatters the numbers).",
+)
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Also show the linear-probe floor (AR, OSCC) on the same data and split.",
+)
 @storage_option_flag
 @click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON on stdout.")
 @handle_errors
@@ -189,6 +241,8 @@ def evaluate_cmd(
     engine: str,
     skip_missing: bool,
     store: str | None,
+    select: str,
+    probe: bool,
     storage_option: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -198,6 +252,7 @@ def evaluate_cmd(
     Examples:
       backpack evaluate runs/mtl --data data/
       backpack evaluate runs/mtl --data data/ --split val --json
+      backpack evaluate runs/ar --data data/ --select best --probe   # best epoch, beside the floor
       backpack evaluate runs/oscc --data data/ --store store/@2   # a learn run, another store version
       backpack evaluate runs/oscc --data data/ --storage-option endpoint_url=http://127.0.0.1:9000   # its s3 store
     """
@@ -225,8 +280,14 @@ def evaluate_cmd(
         from backpack.pipeline.evaluate import evaluate_run
 
         raw = evaluate_run(
-            run_dir, data, split=split, device=device, skip_missing=skip_missing, engine=engine
+            run_dir, data, split=split, device=device, skip_missing=skip_missing, engine=engine, select=select
         )
+    if probe:
+        from backpack.pipeline.linear_probe import PROBE_TASKS, linear_probe
+
+        names = [t for t in raw if t in PROBE_TASKS]
+        if names:
+            raw = {**raw, "linear_probe": linear_probe(data, names, split=split, skip_missing=skip_missing)}
     metrics = json_safe(raw)
     if as_json:
         echo_json(metrics)

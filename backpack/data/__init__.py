@@ -16,7 +16,7 @@ from backpack.data.sampling import (
     sample_subsegments,
     segment_indices,
 )
-from backpack.data.synthetic import SIZES, SyntheticConfig
+from backpack.data.synthetic import SIZES, WORLDS, SyntheticConfig, world_config
 from backpack.data.synthetic_build import SyntheticData, generate_synthetic
 from backpack.data.synthetic_write import write_synthetic
 
@@ -29,6 +29,7 @@ __all__ = [
     "SIZES",
     "StateClip",
     "SyntheticConfig",
+    "WORLDS",
     "SyntheticData",
     "Taxonomy",
     "generate_synthetic",
@@ -37,5 +38,6 @@ __all__ = [
     "pool_segment",
     "sample_subsegments",
     "segment_indices",
+    "world_config",
     "write_synthetic",
 ]

@@ -43,8 +43,12 @@ def evaluate_run(
     skip_missing: bool = False,
     engine: str | None = None,
     batch_size: int = 32,
+    select: str = "last",
 ) -> dict[str, dict[str, float]]:
     """Evaluate a saved run on ``split`` of the data at ``data_root`` (JSON shape of ``backpack evaluate``).
+
+    ``select`` picks the weights: "last" (the last finished epoch) or "best" (the best epoch by the
+    run's selection metric); the choice is logged on stderr.
 
     Raises
     ------
@@ -59,14 +63,17 @@ def evaluate_run(
     from backpack.pipeline.trainer import resolve_device
 
     dev = resolve_device(device)
-    run = load_run(run_dir, device=str(dev), engine=engine)
+    run = load_run(run_dir, device=str(dev), engine=engine, select=select)
+    _say_weights(run)
     ds = Ego4DDataset(
         data_root, features=features or run.config.features, cache_dir=cache_dir, skip_missing=skip_missing
     )
     check_data_fits(run, ds)
     samples = {}
     for name, task in run.model.tasks.items():
-        samples[name] = task.build_samples(ds, split, train=False, seed=run.config.seed)
+        samples[name] = task.build_samples(
+            ds, split, train=False, seed=run.config.seed, node_input=run.config.node_input
+        )
         if not samples[name]:
             raise DataError(
                 f"No {name!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. Got 0."
@@ -91,3 +98,14 @@ def check_data_fits(run: Any, ds: Any) -> None:
             f"Invalid value for 'feature dimension' in {str(ds.root)!r}. Expected {run.config.in_dim} "
             f"(run {str(run.dir)!r}). Got {ds.feature_dim}."
         )
+
+
+def _say_weights(run: Any) -> None:
+    import sys
+
+    sel = run.selected
+    extra = f", {sel['metric']} = {sel['value']:.3f}" if sel.get("select") == "best" else ""
+    print(
+        f"Using the {sel.get('select', 'last')} epoch ({sel.get('epoch')}{extra}) of {run.dir}.",
+        file=sys.stderr,
+    )

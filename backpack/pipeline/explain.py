@@ -150,7 +150,9 @@ def explain_run(
     dev = resolve_device(device)
     run = load_learner_run(run_dir, device=str(dev), store=store, storage_options=storage_options)
     ds = Ego4DDataset(data_root, features=run.base.features)
-    samples = run.model.task.build_samples(ds, split, train=False, seed=run.config.seed)
+    samples = run.model.task.build_samples(
+        ds, split, train=False, seed=run.config.seed, node_input=run.base.node_input
+    )
     if not samples:
         raise DataError(
             f"No {run.config.task!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. Got 0."

@@ -36,7 +36,6 @@ class LearnerRun:
     store: Any = None  # the opened Backpack (None for MTL+FT)
 
 
-
 def is_learner_run(run: Any) -> bool:
     return isinstance(run, LearnerRun)
 
@@ -151,7 +150,14 @@ def learn_novel_task(
     torch.manual_seed(config.seed)  # the new head first, then the interaction: same head with or without it
     model = _build_model(base_run_obj.model, config, ds.taxonomy, base_run_obj.config, bp)
     task = get_task(config.task)
-    train = task.build_samples(ds, "train", train=True, seed=config.seed, limit=config.limit)
+    node_input = base_run_obj.config.node_input  # the base backbone's inputs
+
+    def draw(epoch: int | None) -> list:
+        return task.build_samples(
+            ds, "train", train=True, seed=config.seed, limit=config.limit, node_input=node_input, epoch=epoch
+        )
+
+    train = draw(1)
     if not train:
         raise DataError(
             f"No {config.task!r} training sample in {str(data_root)!r}. Expected at least 1. Got 0."
@@ -159,7 +165,9 @@ def learn_novel_task(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         val = (
-            task.build_samples(ds, "val", train=False, seed=config.seed) if _has_val(ds, config.task) else []
+            task.build_samples(ds, "val", train=False, seed=config.seed, node_input=node_input)
+            if _has_val(ds, config.task)
+            else []
         )
     from backpack.distributed import barrier, is_main_process
 
@@ -176,6 +184,7 @@ def learn_novel_task(
         epochs=config.epochs,
         lr=config.lr,
         parameters=param_groups(model, config),
+        resample=lambda epoch: {config.task: draw(epoch)},
         batch_size=config.batch_size,
         seed=config.seed,
         device=dev,
@@ -275,7 +284,7 @@ def evaluate_learner_run(
     )
     check_data_fits(SimpleNamespace(dir=run.dir, taxonomy=run.taxonomy, config=run.base), ds)
     task = run.model.task
-    samples = task.build_samples(ds, split, train=False, seed=run.config.seed)
+    samples = task.build_samples(ds, split, train=False, seed=run.config.seed, node_input=run.base.node_input)
     if not samples:
         raise DataError(
             f"No {task.name!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. Got 0."

@@ -48,6 +48,7 @@ class RunConfig:
     weight_decay: float = 0.0
     node_input: str = DEFAULT_NODE_INPUT
     standardize: bool = False
+    select_metric: str = ""
     batch_size: int = 16
     seed: int = 0
     engine: str = "auto"
@@ -82,7 +83,7 @@ class RunConfig:
             if name not in d:
                 raise RunError(invalid(name, where, "a value", "nothing"))
         # runs written before these fields existed used single-row sampling and no regularisation
-        d = {"node_input": "sample", "weight_decay": 0.0, "standardize": False, **d}
+        d = {"node_input": "sample", "weight_decay": 0.0, "standardize": False, "select_metric": "", **d}
         try:
             return cls(**{**d, "tasks": tuple(d["tasks"]), "limit": dict(d.get("limit", {}))})
         except TypeError as exc:
@@ -104,6 +105,7 @@ class Run:
     model: Any
     metrics_history: list[dict[str, Any]]
     epoch: int = 0
+    selected: dict[str, Any] = field(default_factory=dict)  # which weights: {"select", "epoch", ...}
 
 
 def _read_json(path: Path) -> Any:
@@ -156,10 +158,13 @@ def read_run_files(run_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig, An
 
 
 def model_from_config(config: RunConfig, taxonomy: Any, engine: str | None = None) -> Any:
-    """A fresh multi-task model shaped like ``config``'s (weights not loaded); engine None -> "auto"."""
+    """A fresh multi-task model shaped like ``config``'s (weights not loaded); engine None -> "auto".
+
+    ``model.node_input`` records the config's node input, so that whatever builds graphs for the
+    model (evaluate, build, the learner) forms them as in training."""
     from backpack.models.multitask import build_model
 
-    return build_model(
+    model = build_model(
         list(config.tasks),
         taxonomy,
         config.in_dim,
@@ -172,9 +177,13 @@ def model_from_config(config: RunConfig, taxonomy: Any, engine: str | None = Non
         sub_segments=node_slots(config.node_input, config.sub_segments),
         standardize=config.standardize,
     )
+    model.node_input = config.node_input  # how its inputs are formed (read by node_input_of)
+    return model
 
 
-def load_run(run_dir: str | os.PathLike[str], device: str = "cpu", engine: str | None = None) -> Run:
+def load_run(
+    run_dir: str | os.PathLike[str], device: str = "cpu", engine: str | None = None, select: str = "last"
+) -> Run:
     """Load a run folder: config, vocabulary, model weights (safetensors only) and metrics.
 
     Parameters
@@ -183,6 +192,8 @@ def load_run(run_dir: str | os.PathLike[str], device: str = "cpu", engine: str |
     device : where the model goes.
     engine : graph engine to run it with; None -> "auto" (weights do not depend on the engine, so a
         run trained with DGL runs on the native engine where DGL is missing).
+    select : "last" (the last finished epoch) or "best" (the best epoch by the run's selection
+        metric, :mod:`backpack.pipeline.selection`); ``Run.selected`` says which was loaded.
 
     Raises
     ------
@@ -192,8 +203,11 @@ def load_run(run_dir: str | os.PathLike[str], device: str = "cpu", engine: str |
     """
     run, config, taxonomy, info = read_run_files(run_dir)
     model = model_from_config(config, taxonomy, engine)
+    from backpack.pipeline.selection import load_selected
+
     load_weights(run / WEIGHTS, model)
+    selected = load_selected(run, model, select, int(info["epoch"]))
     model.to(device).eval()
     metrics_path = run / METRICS
     history = [json.loads(x) for x in metrics_path.read_text().splitlines() if x.strip()]
-    return Run(run, config, taxonomy, model, history, epoch=int(info["epoch"]))
+    return Run(run, config, taxonomy, model, history, epoch=selected["epoch"], selected=selected)

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = dict(
     weight_decay=0.0,
     node_input=DEFAULT_NODE_INPUT,
     standardize=False,
+    select_metric="",
     batch_size=16,
     engine="auto",
 )
@@ -91,6 +92,9 @@ def train_run(
         backpack_version=__version__,
         **opts,
     )
+    from backpack.pipeline.selection import selection_metric
+
+    select = selection_metric(config.select_metric, names)
     run_dir = Path(out)
     if resume:
         previous = read_config(run_dir)
@@ -142,6 +146,7 @@ def train_run(
         lr=config.lr,
         weight_decay=config.weight_decay,
         resample=draw,
+        select=select,
         batch_size=config.batch_size,
         seed=config.seed,
         device=dev,

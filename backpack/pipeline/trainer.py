@@ -161,6 +161,7 @@ def fit(
     parameters: Any = None,
     weight_decay: float = 0.0,
     resample: Callable[[int], dict[str, list[GraphSample]]] | None = None,
+    select: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` on ``tasks`` with Adam and the mean of the task losses; checkpoint each epoch.
 
@@ -180,6 +181,8 @@ def fit(
     resample : ``epoch -> {task: graphs}``, the training draw of each epoch (augmentation re-drawn
         per epoch; it must depend only on the epoch so that a resumed run sees the same draws and
         keep the sizes of ``train_samples``). None trains on ``train_samples`` every epoch.
+    select : ``(task, metric)``: also keep the best epoch by that validation metric
+        (:mod:`backpack.pipeline.selection`); None keeps only the last.
 
     Returns
     -------
@@ -274,6 +277,10 @@ def fit(
                 "seconds": round(time.perf_counter() - t0, 3),
             }
             history.append(record)
+            if select is not None and val:
+                from backpack.pipeline.selection import update_best
+
+                update_best(out, plain, epoch, val, *select)
             save_checkpoint(out, plain, optimizer, epoch, history, extra_state)
             bar.set_postfix(loss=f"{record['loss']:.3f}")
     # the other ranks wait here for rank 0's last checkpoint and get its history

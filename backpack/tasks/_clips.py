@@ -39,3 +39,15 @@ def segment_inputs(
     feats = ds.features(video_uid)
     rows = [pool_segment(feats, lo, hi, n=SUB_SEGMENTS, node_input=node_input, rng=rng) for lo, hi in spans]
     return torch.from_numpy(np.stack(rows).astype(np.float32, copy=False))
+
+
+def node_input_of(model: Any) -> str:
+    """The node input a model was trained with (``model.node_input``, or its ``base`` model's).
+
+    Models built before node inputs existed have none: they used single-row ``"sample"``.
+    """
+    for m in (model, getattr(model, "base", None)):
+        value = getattr(m, "node_input", None)
+        if isinstance(value, str):
+            return value
+    return "sample"
