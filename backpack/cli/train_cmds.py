@@ -73,7 +73,7 @@ def _show_warnings() -> None:
 @click.option(
     "--node-input",
     "node_input",
-    default="mean",
+    default="submean",
     show_default=True,
     type=click.Choice(["mean", "submean", "sample"]),
     help="How a node's input is formed from its segment's feature rows: mean of all rows; mean of "

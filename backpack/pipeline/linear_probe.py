@@ -92,11 +92,14 @@ def linear_probe(
     split: str = "val",
     l2: float = L2,
     skip_missing: bool = False,
+    limit: dict[str, int] | None = None,
+    seed: int = 0,
 ) -> dict[str, dict[str, float]]:
     """Val metrics of the linear probe per task: AR ``verb_top1``/``noun_top1``, OSCC ``accuracy`` (%).
 
     Trained on the train split; ``split`` is scored with the task's own metric names, so the
-    result sits beside ``evaluate``'s.
+    result sits beside ``evaluate``'s. ``limit`` {task: N} trains on the same seeded N units as
+    ``backpack train --limit`` does for OSCC (one graph per clip); for AR it keeps N actions.
     """
     from backpack.data import Ego4DDataset
     from backpack.tasks.metrics import top1_accuracy
@@ -110,6 +113,10 @@ def linear_probe(
     out: dict[str, dict[str, float]] = {}
     for t in names:
         x_tr, y_tr = pooled_units(ds, t, "train")
+        n = (limit or {}).get(t)
+        if n is not None:  # the seeded subset of Task.build_samples(limit=...)
+            keep = np.random.default_rng([int(seed), 7919]).permutation(len(x_tr))[:n]
+            x_tr, y_tr = x_tr[keep], {k: v[keep] for k, v in y_tr.items()}
         x_ev, y_ev = pooled_units(ds, t, split)
         import torch
 

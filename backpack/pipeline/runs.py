@@ -47,7 +47,7 @@ class RunConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     node_input: str = DEFAULT_NODE_INPUT
-    standardize: bool = False
+    standardize: bool = True
     select_metric: str = ""
     batch_size: int = 16
     seed: int = 0
