@@ -56,7 +56,7 @@ def test_standardize_stores_train_statistics_in_the_run(
     )
     assert run.config.standardize and run.config.weight_decay == 0.01
     loaded = load_run(tmp_path / "r")
-    mean, std = input_stats(Ego4DDataset(tiny_data), ["ar"], "mean")
+    mean, std = input_stats(Ego4DDataset(tiny_data), ["ar"], run.config.node_input)
     torch.testing.assert_close(loaded.model.backbone.input_mean, mean)
     torch.testing.assert_close(loaded.model.backbone.input_std, std)
     assert float(std.min()) > 0 and float(mean.abs().max()) > 0
