@@ -261,6 +261,8 @@ def evaluate_cmd(
     from backpack.pipeline.learner_runs import is_learner_dir
 
     if is_learner_dir(run_dir):
+        if select != "last":
+            raise click.UsageError("--select best applies only to runs of `backpack train`.")
         from backpack.pipeline.learn import evaluate_learner_run
 
         raw = evaluate_learner_run(

@@ -16,9 +16,10 @@ from backpack.data.sampling import (
     sample_subsegments,
     segment_indices,
 )
-from backpack.data.synthetic import SIZES, WORLDS, SyntheticConfig, world_config
+from backpack.data.synthetic import SIZES, SyntheticConfig
 from backpack.data.synthetic_build import SyntheticData, generate_synthetic
 from backpack.data.synthetic_write import write_synthetic
+from backpack.data.worlds import WORLDS, world_config
 
 __all__ = [
     "ActionClip",
