@@ -115,7 +115,7 @@ def build_cmd(
     )
     if not _main_process():  # under torchrun only rank 0 reports
         return
-    result = {"store": store, "version": version, "tag": tag, "added_task": add_task, "weights": weights}
+    result = {"store": store, "version": version, "tag": tag, "added_task": add_task}
     if as_json:
         echo_json(result)
     else:
