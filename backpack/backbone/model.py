@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor, nn
 
 from backpack.backbone.engine import GraphEngine, get_engine
@@ -31,9 +32,15 @@ class _Backbone(nn.Module):
         sub_segments: int = 3,
         engine: str | GraphEngine | None = None,
         dropout: float = 0.1,
+        standardize: bool = False,
     ) -> None:
         super().__init__()
         where = f"{type(self).__name__}"
+        # optional input standardisation; the statistics are buffers, so they travel with the weights
+        self.standardize = bool(standardize)
+        if self.standardize:
+            self.register_buffer("input_mean", torch.zeros(in_dim))
+            self.register_buffer("input_std", torch.ones(in_dim))
         self.in_dim = positive_int(in_dim, "in_dim", where)
         self.hidden = positive_int(hidden, "hidden", where)
         self.num_layers = positive_int(layers, "layers", where)
@@ -78,7 +85,17 @@ class _Backbone(nn.Module):
 
     def embed(self, batch: GraphBatch) -> Tensor:
         """h0 = TRN(x) + PE(pos), the input of the first block. Shapes: [N, hidden]."""
-        return self.encoder(batch.x) + self.pos_enc(batch.pos)
+        x = batch.x
+        if self.standardize:
+            x = (x - self.input_mean) / self.input_std
+        return self.encoder(x) + self.pos_enc(batch.pos)
+
+    def set_input_stats(self, mean: Tensor, std: Tensor) -> None:
+        """Per-channel statistics of the training inputs (``standardize=True`` only). Shapes: [in_dim]."""
+        if not self.standardize:
+            raise ConfigError(f"{type(self).__name__} was built without standardize=True.")
+        self.input_mean.copy_(mean.to(self.input_mean))
+        self.input_std.copy_(std.clamp_min(1e-6).to(self.input_std))
 
     def forward(self, batch: GraphBatch) -> Tensor:
         h0 = self.embed(batch)

@@ -22,9 +22,17 @@ from backpack.cli._common import echo_json, handle_errors, log
     type=click.Choice(["small", "medium"]),
     help="small: the demo's minutes-on-2-cores size; medium: about 4x.",
 )
+@click.option(
+    "--world",
+    default="clean",
+    show_default=True,
+    type=click.Choice(["clean", "noisy"]),
+    help="clean: the original generator; noisy: noisier, correlated rows, longer actions, imbalanced "
+    "classes (docs/synthetic-data.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only a JSON summary on stdout.")
 @handle_errors
-def synth_cmd(out: str, seed: int, size: str, as_json: bool) -> None:
+def synth_cmd(out: str, seed: int, size: str, world: str, as_json: bool) -> None:
     """Write a synthetic Ego4D-format dataset with planted cross-task structure.
 
     Verbs and nouns are latent factors of the features, actions follow a grammar, a clip's state
@@ -35,16 +43,17 @@ def synth_cmd(out: str, seed: int, size: str, as_json: bool) -> None:
     Examples:
       backpack synth --out data/
       backpack synth --out data-medium/ --size medium --seed 1
+      backpack synth --out data-noisy/ --world noisy
       backpack synth --out data/ --json      # {"path": ..., "fingerprint": ..., ...}
     """
     import time
 
-    from backpack.data import SIZES, write_synthetic
+    from backpack.data import SIZES, world_config, write_synthetic
     from backpack.data.synthetic_write import describe
 
     t0 = time.perf_counter()
-    path = write_synthetic(out, seed=seed, size=size)
-    summary = {"seed": seed, "size": size, "feature_dim": SIZES[size].dim, **describe(path)}
+    path = write_synthetic(out, seed=seed, size=world_config(size, world))
+    summary = {"seed": seed, "size": size, "world": world, "feature_dim": SIZES[size].dim, **describe(path)}
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     if as_json:
         echo_json(summary)

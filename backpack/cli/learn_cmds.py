@@ -45,6 +45,13 @@ def _main_process() -> bool:
     type=click.Choice(["auto", "dgl", "native"]),
 )
 @click.option("--batch-size", "batch_size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--select",
+    default="last",
+    show_default=True,
+    type=click.Choice(["last", "best"]),
+    help="Weights of a `backpack train` RUN: its last epoch, or its best by the selection metric.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON on stdout.")
 @handle_errors
 def build_cmd(
@@ -58,6 +65,7 @@ def build_cmd(
     device: str,
     engine: str,
     batch_size: int,
+    select: str,
     as_json: bool,
 ) -> None:
     """Build the backpack: per-(verb, noun) prototypes of every head of RUN, as a new store version.
@@ -77,12 +85,14 @@ def build_cmd(
     from backpack.data import Ego4DDataset
     from backpack.pipeline.build import build_prototypes
     from backpack.pipeline.devices import resolve_device
+    from backpack.pipeline.evaluate import describe_weights
     from backpack.pipeline.runs import load_run, run_kind
 
     dev = str(resolve_device(device))
     # a learn run's store (its recorded URL) is opened with the same options as the target store
     options = storage_options if run_kind(run_dir) == "learn" else None
-    run = load_run(run_dir, device=dev, engine=engine, storage_options=options)
+    run = load_run(run_dir, device=dev, engine=engine, select=select, storage_options=options)
+    log(describe_weights(run))
     from backpack.pipeline.evaluate import recorded_feature_time
 
     # the prototypes come from the AR train clips only: the other files are not read

@@ -87,6 +87,36 @@ def _show_warnings() -> None:
     "--batch-size", "batch_size", default=RunConfig.batch_size, show_default=True, type=click.IntRange(min=1)
 )
 @preset_option
+@click.option(
+    "--node-input",
+    "node_input",
+    default=RunConfig.node_input,
+    show_default=True,
+    type=click.Choice(["mean", "submean", "sample"]),
+    help="How a node's input is formed from its segment's feature rows: mean of all rows; mean of "
+    "each of 3 sub-segments (TRN fusion); one row per sub-segment (random in training).",
+)
+@click.option(
+    "--weight-decay",
+    "weight_decay",
+    default=RunConfig.weight_decay,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Decoupled weight decay (AdamW when > 0).",
+)
+@click.option(
+    "--standardize/--no-standardize",
+    default=RunConfig.standardize,
+    show_default=True,
+    help="Standardise input features with train-split statistics (stored in the run).",
+)
+@click.option(
+    "--select-metric",
+    "select_metric",
+    default=RunConfig.select_metric,
+    help="Validation metric TASK.METRIC of the best epoch kept beside the last (default: the first "
+    "task's first metric, e.g. ar.verb_top1).",
+)
 @click.option("--features", default=RunConfig.features, show_default=True, help="Feature folder name.")
 @click.option(
     "--feature-stride",
@@ -130,6 +160,10 @@ def train_cmd(
     lr: float,
     batch_size: int,
     preset: str,
+    node_input: str,
+    weight_decay: float,
+    standardize: bool,
+    select_metric: str,
     features: str,
     feature_stride: int | None,
     feature_window: int | None,
@@ -154,6 +188,7 @@ def train_cmd(
       backpack train --data ~/ego4d --tasks oscc --out runs/oscc   # an Ego4D CLI download (v1/ or v2/)
       backpack train --data data/ --tasks ar --features my_feats --feature-stride 8 --out runs/ar
       backpack train --data ~/ego4d/v1 --tasks ar,lta,pnr --out runs/mtl --preset paper
+      backpack train --data data/ --tasks ar --out runs/ar --node-input sample --no-standardize
     """
     from backpack.tasks.registry import parse_tasks
 
@@ -184,6 +219,10 @@ def train_cmd(
             feat_dim=feat_dim,
             lr=lr,
             batch_size=batch_size,
+            node_input=node_input,
+            weight_decay=weight_decay,
+            standardize=standardize,
+            select_metric=select_metric,
         )
     except KeyboardInterrupt:
         fail(
@@ -222,6 +261,19 @@ def train_cmd(
     help="For a `backpack learn` run: evaluate against this store (version) instead of the one it "
     "was trained with (refused without this flag when the recorded one changed).",
 )
+@click.option(
+    "--select",
+    default="last",
+    show_default=True,
+    type=click.Choice(["last", "best"]),
+    help="Weights of the last epoch, or of the best epoch by the run's selection metric (chosen on "
+    "val: reporting val with it flatters the numbers).",
+)
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Also show the linear-probe floor (AR, OSCC) on the same data and split.",
+)
 @storage_option_flag
 @click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON on stdout.")
 @handle_errors
@@ -233,6 +285,8 @@ def evaluate_cmd(
     engine: str,
     skip_missing: bool,
     store: str | None,
+    select: str,
+    probe: bool,
     storage_option: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -242,6 +296,7 @@ def evaluate_cmd(
     Examples:
       backpack evaluate runs/mtl --data data/
       backpack evaluate runs/mtl --data data/ --split val --json
+      backpack evaluate runs/ar --data data/ --select best --probe   # best epoch, beside the floor
       backpack evaluate runs/oscc --data data/ --store store/@2   # a learn run, another store version
       backpack evaluate runs/oscc --data data/ --storage-option endpoint_url=http://127.0.0.1:9000   # its s3 store
     """
@@ -256,9 +311,16 @@ def evaluate_cmd(
         device=device,
         skip_missing=skip_missing,
         engine=engine,
+        select=select,
         store=store,
         storage_options=storage_options,
     )
+    if probe:
+        from backpack.pipeline.linear_probe import PROBE_TASKS, linear_probe
+
+        names = [t for t in raw if t in PROBE_TASKS]
+        if names:
+            raw = {**raw, "linear_probe": linear_probe(data, names, split=split, skip_missing=skip_missing)}
     metrics = json_safe(raw)
     if as_json:
         echo_json(metrics)

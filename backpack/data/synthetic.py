@@ -120,6 +120,10 @@ class SyntheticConfig:
     noun_persist: float = 0.6
     successors: int = 3
     exceptions: int = 3
+    # correlation of the noise of neighbouring feature steps (real windows overlap by half)
+    noise_corr: float = 0.0
+    # class imbalance: the grammar's transitions into class j are weighted by (j + 1) ** -class_skew
+    class_skew: float = 0.0
 
 
 SIZES: dict[str, SyntheticConfig] = {
@@ -180,11 +184,22 @@ def _sparse_chain(rng: np.random.Generator, n: int, successors: int) -> np.ndarr
     return chain / chain.sum(axis=1, keepdims=True)
 
 
+def _skewed(chain: np.ndarray, skew: float) -> np.ndarray:
+    weights = (np.arange(chain.shape[1]) + 1.0) ** -skew
+    out = chain * weights[None, :]
+    return out / out.sum(axis=1, keepdims=True)
+
+
 def make_world(cfg: SyntheticConfig, rng: np.random.Generator) -> World:
     """Draw the directions, the grammar and the state-change rule."""
     V, N, D = cfg.num_verbs, cfg.num_nouns, cfg.dim
     if V + N + 2 > D or V > len(VERBS) or N > len(NOUNS) or V < 2 or N < 2:
         raise ValueError(f"Invalid synthetic sizes: {V} verbs, {N} nouns, dim {D}.")
+    if not 0.0 <= cfg.noise_corr < 1.0 or cfg.class_skew < 0:
+        raise ValueError(
+            f"Invalid synthetic noise_corr / class_skew. Expected [0, 1) and >= 0. "
+            f"Got {cfg.noise_corr} / {cfg.class_skew}."
+        )
     # half the verbs transform, half do not; likewise deformable / rigid nouns
     verbs = VERBS[: (V + 1) // 2] + VERBS[10 : 10 + V // 2]
     nouns = NOUNS[: (N + 1) // 2] + NOUNS[15 : 15 + N // 2]
@@ -193,6 +208,9 @@ def make_world(cfg: SyntheticConfig, rng: np.random.Generator) -> World:
     rule = np.outer([v in TRANSFORMS for v in verbs], [n in DEFORMABLE for n in nouns])
     flat = rng.choice(V * N, size=cfg.exceptions, replace=False)
     rule.flat[flat] = ~rule.flat[flat]
+    verb_chain, noun_chain = _sparse_chain(rng, V, cfg.successors), _sparse_chain(rng, N, cfg.successors)
+    if cfg.class_skew > 0:  # reweighting after the draws: the clean world's random stream is unchanged
+        verb_chain, noun_chain = _skewed(verb_chain, cfg.class_skew), _skewed(noun_chain, cfg.class_skew)
     return World(
         verbs=verbs,
         nouns=nouns,
@@ -200,8 +218,8 @@ def make_world(cfg: SyntheticConfig, rng: np.random.Generator) -> World:
         noun_dirs=dirs[V : V + N],
         background_dir=dirs[V + N],
         signature_dir=dirs[V + N + 1],
-        verb_chain=_sparse_chain(rng, V, cfg.successors),
-        noun_chain=_sparse_chain(rng, N, cfg.successors),
+        verb_chain=verb_chain,
+        noun_chain=noun_chain,
         state_change=rule,
     )
 
@@ -251,6 +269,10 @@ def render_features(
     """Feature steps of a video: windows of 32 frames, stride 16; step t is centred on frame 16t+16."""
     steps = (frames - 2 * FRAMES_PER_FEATURE) // FRAMES_PER_FEATURE + 1
     x = rng.standard_normal((steps, cfg.dim)) * cfg.noise
+    if cfg.noise_corr > 0:  # AR(1) noise: same per-step variance, correlation noise_corr between neighbours
+        rho, keep = cfg.noise_corr, float(np.sqrt(1.0 - cfg.noise_corr**2))
+        for t in range(1, steps):
+            x[t] = rho * x[t - 1] + keep * x[t]
     x += rng.standard_normal(cfg.dim) * cfg.nuisance
     centre = np.arange(steps) * FRAMES_PER_FEATURE + FRAMES_PER_FEATURE
     inside = np.zeros(steps, dtype=bool)

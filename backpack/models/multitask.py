@@ -77,8 +77,13 @@ def build_model(
     engine: str = "auto",
     dropout: float = 0.1,
     sub_segments: int = 3,
+    standardize: bool = False,
 ) -> MultiTaskModel:
-    """Build the multi-task model of ``tasks`` (``model`` = "graph" or the "mlp" baseline)."""
+    """Build the multi-task model of ``tasks`` (``model`` = "graph" or the "mlp" baseline).
+
+    ``sub_segments`` is the number of feature slots per node (1 for the ``"mean"`` node input);
+    ``standardize`` adds input statistics buffers (set them with ``backbone.set_input_stats``).
+    """
     from backpack.backbone import build_backbone
 
     backbone = build_backbone(
@@ -89,6 +94,7 @@ def build_model(
         sub_segments=sub_segments,
         engine=engine,
         dropout=dropout,
+        standardize=standardize,
     )
     return MultiTaskModel(
         backbone, {t: get_task(t) for t in tasks}, taxonomy, feat_dim=feat_dim, dropout=dropout

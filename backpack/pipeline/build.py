@@ -81,6 +81,7 @@ def accumulate(
 
     from backpack.backbone.graph import GraphBatch
     from backpack.distributed import all_reduce_sums, shard, world_size
+    from backpack.tasks._clips import node_input_of
     from backpack.tasks.registry import get_task
 
     ar = get_task("ar")
@@ -96,7 +97,9 @@ def accumulate(
         per_chunk = min(chunk_actions, -(-len(clips) // world_size()))
         for chunk in shard(clip_chunks(clips, per_chunk)):
             # centred sampling (train=False): deterministic, and every action is a unit exactly once
-            samples = ar.build(_ClipSubset(ds, chunk), "train", False, np.random.default_rng(0))
+            samples = ar.build(
+                _ClipSubset(ds, chunk), "train", False, np.random.default_rng(0), node_input_of(model)
+            )
             for lo in range(0, len(samples), batch_size):
                 batch = GraphBatch.collate(samples[lo : lo + batch_size]).to(device)
                 _, feats = features(batch)

@@ -29,6 +29,7 @@ class DemoConfig:
     novel: str = "oscc"
     seed: int = 0
     size: str = "small"
+    world: str = "clean"  # synthetic world (backpack synth --world)
     hidden: int = 128
     feat_dim: int = 128
     mtl_epochs: int = 30
@@ -84,7 +85,7 @@ def run_demo(
 
     ``table`` maps method -> task -> metrics (only the cells the method was trained for).
     """
-    from backpack.data import Ego4DDataset, write_synthetic
+    from backpack.data import Ego4DDataset, world_config, write_synthetic
     from backpack.pipeline import evaluate_run, load_run, train_run
     from backpack.pipeline.build import build_prototypes
     from backpack.pipeline.learn import evaluate_learner_run, learn_novel_task
@@ -98,7 +99,7 @@ def run_demo(
         log(f"[1/6] synthetic data -> {data}")
         if data.exists():
             shutil.rmtree(data)
-        write_synthetic(data, seed=config.seed, size=config.size)
+        write_synthetic(data, seed=config.seed, size=world_config(config.size, config.world))
     others = [t for t in ALL_TASKS if t != config.novel]
     common = dict(hidden=config.hidden, feat_dim=config.feat_dim, seed=config.seed, lr=config.lr)
     mtl_name = "mtl-" + "-".join(others)  # another novel task, another multi-task run and store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import torch
 
 from backpack.backbone.graph import GraphSample
 from backpack.errors import DataError
+from backpack.tasks._clips import node_input_of
 from backpack.tasks.base import Task
 
 
@@ -45,6 +47,7 @@ def evaluate_run(
     skip_missing: bool = False,
     engine: str | None = None,
     batch_size: int = 32,
+    select: str = "last",
     store: str | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
@@ -52,6 +55,9 @@ def evaluate_run(
 
     A run of ``backpack learn`` is evaluated with its recorded store version, or ``store``
     (``storage_options`` open it); both are refused for a run of ``backpack train``.
+
+    ``select`` picks the weights: "last" (the last finished epoch) or "best" (the best epoch by the
+    run's selection metric); the choice is logged on stderr.
 
     Raises
     ------
@@ -67,7 +73,9 @@ def evaluate_run(
     from backpack.pipeline.runs import load_run
 
     dev = resolve_device(device)
-    run = load_run(run_dir, device=str(dev), engine=engine, store=store, storage_options=storage_options)
+    run = load_run(
+        run_dir, device=str(dev), engine=engine, select=select, store=store, storage_options=storage_options
+    )
     ds = Ego4DDataset(
         data_root,
         features=features or run.model_config.features,
@@ -79,8 +87,11 @@ def evaluate_run(
     )
     check_data_fits(run, ds)
     refuse_unlabelled(ds, split, list(run.model.tasks), run_dir)
+    print(describe_weights(run), file=sys.stderr)  # once the inputs are known to fit
     samples = {
-        name: task.build_samples(ds, split, train=False, seed=run.config.seed)
+        name: task.build_samples(
+            ds, split, train=False, seed=run.config.seed, node_input=node_input_of(run.model)
+        )
         for name, task in run.model.tasks.items()
     }
     for name, task in run.model.tasks.items():
@@ -148,3 +159,10 @@ def refuse_unlabelled(ds: Any, split: str, tasks: list[str], run_dir: Any) -> No
             f"predictions for the challenge server instead: "
             f"backpack predict {run_dir} --data {ds.root} --split {split} --out FILE"
         )
+
+
+def describe_weights(run: Any) -> str:
+    """The line saying which epoch's weights of ``run`` are used (``evaluate`` and ``build`` print it)."""
+    sel = run.selected
+    extra = f", {sel['metric']} = {sel['value']:.3f}" if sel.get("select") == "best" else ""
+    return f"Using the {sel.get('select', 'last')} epoch ({sel.get('epoch')}{extra}) of {run.dir}."

@@ -158,7 +158,9 @@ def explain_run(
         splits=[split],
         **recorded_feature_time(run.base),
     )
-    samples = run.model.task.build_samples(ds, split, train=False, seed=run.config.seed)
+    samples = run.model.task.build_samples(
+        ds, split, train=False, seed=run.config.seed, node_input=run.base.node_input
+    )
     if not samples:
         raise DataError(
             f"No {run.config.task!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. Got 0."

@@ -41,6 +41,12 @@ class LearnerRun:
         """The base run's RunConfig: it shapes the model and the data it reads."""
         return self.base
 
+    @property
+    def selected(self) -> dict[str, Any]:
+        """Which weights were loaded: a learn run keeps its last epoch only."""
+        history = self.metrics_history
+        return {"select": "last", "epoch": history[-1].get("epoch") if history else None}
+
 
 def _store_tasks(bp: Any, config: LearnConfig) -> dict[str, Any]:
     # a trained run uses the tasks it was trained with, even from a store that has grown since
@@ -175,7 +181,14 @@ def learn_novel_task(
     torch.manual_seed(config.seed)  # the new head first, then the interaction: same head with or without it
     model = _build_model(base_run_obj.model, config, ds.taxonomy, base_run_obj.config, bp)
     task = get_task(config.task)
-    train = task.build_samples(ds, "train", train=True, seed=config.seed, limit=config.limit)
+    node_input = base_run_obj.config.node_input  # the base backbone's inputs
+
+    def draw(epoch: int | None) -> list:
+        return task.build_samples(
+            ds, "train", train=True, seed=config.seed, limit=config.limit, node_input=node_input, epoch=epoch
+        )
+
+    train = draw(1)
     if not train:
         raise DataError(
             f"No {config.task!r} training sample in {str(data_root)!r}. Expected at least 1. Got 0."
@@ -183,7 +196,9 @@ def learn_novel_task(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         val = (
-            task.build_samples(ds, "val", train=False, seed=config.seed) if _has_val(ds, config.task) else []
+            task.build_samples(ds, "val", train=False, seed=config.seed, node_input=node_input)
+            if _has_val(ds, config.task)
+            else []
         )
     from backpack.distributed import barrier, is_main_process
 
@@ -200,6 +215,7 @@ def learn_novel_task(
         epochs=config.epochs,
         lr=config.lr,
         parameters=param_groups(model, config),
+        resample=lambda epoch: {config.task: draw(epoch)},
         batch_size=config.batch_size,
         seed=config.seed,
         device=dev,

@@ -83,6 +83,7 @@ def probe_store(
 
     from backpack.backbone.graph import GraphBatch
     from backpack.pipeline.build import heads_on_ar
+    from backpack.tasks._clips import node_input_of
     from backpack.tasks.registry import get_task
 
     missing = sorted(set(tasks) - set(model.heads))
@@ -92,7 +93,7 @@ def probe_store(
             f"Got {sorted(model.heads)}."
         )
     ar = get_task("ar")
-    samples = ar.build(ds, split, False, np.random.default_rng(0))
+    samples = ar.build(ds, split, False, np.random.default_rng(0), node_input_of(model))
     if not samples:
         raise ConfigError(f"No AR clips in split {split!r} of the dataset to probe the store with.")
     features = heads_on_ar(model, list(tasks))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backpack.data.sampling import DEFAULT_NODE_INPUT, node_slots
 from backpack.errors import ConfigError, RunError, invalid
 from backpack.pipeline.checkpoint import (
     CHECKPOINT,
@@ -49,6 +50,10 @@ class RunConfig:
     sub_segments: int = 3
     epochs: int = 10
     lr: float = 1e-3
+    weight_decay: float = 0.0
+    node_input: str = DEFAULT_NODE_INPUT
+    standardize: bool = True
+    select_metric: str = ""
     batch_size: int = 16
     seed: int = 0
     engine: str = "auto"
@@ -59,6 +64,11 @@ class RunConfig:
     feature_time: dict[str, Any] = field(default_factory=dict)  # frames per feature row (window, stride, fps)
     backpack_version: str = ""
     format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        from backpack.data.sampling import check_node_input
+
+        check_node_input(self.node_input, "the run config")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -79,6 +89,8 @@ class RunConfig:
         for name in ("tasks", "in_dim"):
             if name not in d:
                 raise RunError(invalid(name, where, "a value", "nothing"))
+        # runs written before these fields existed used single-row sampling and no regularisation
+        d = {"node_input": "sample", "weight_decay": 0.0, "standardize": False, "select_metric": "", **d}
         try:
             return cls(**{**d, "tasks": tuple(d["tasks"]), "limit": dict(d.get("limit", {}))})
         except TypeError as exc:
@@ -104,6 +116,7 @@ class Run:
     model: Any
     metrics_history: list[dict[str, Any]]
     epoch: int = 0
+    selected: dict[str, Any] = field(default_factory=dict)  # which weights: {"select", "epoch", ...}
 
     kind = "train"  # a run of `backpack train` (a run of `backpack learn` is a LearnerRun)
 
@@ -163,10 +176,13 @@ def read_run_files(run_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig, An
 
 
 def model_from_config(config: RunConfig, taxonomy: Any, engine: str | None = None) -> Any:
-    """A fresh multi-task model shaped like ``config``'s (weights not loaded); engine None -> "auto"."""
+    """A fresh multi-task model shaped like ``config``'s (weights not loaded); engine None -> "auto".
+
+    ``model.node_input`` records the config's node input, so that whatever builds graphs for the
+    model (evaluate, build, the learner) forms them as in training."""
     from backpack.models.multitask import build_model
 
-    return build_model(
+    model = build_model(
         list(config.tasks),
         taxonomy,
         config.in_dim,
@@ -176,8 +192,11 @@ def model_from_config(config: RunConfig, taxonomy: Any, engine: str | None = Non
         feat_dim=config.feat_dim,
         engine=engine or "auto",
         dropout=config.dropout,
-        sub_segments=config.sub_segments,
+        sub_segments=node_slots(config.node_input, config.sub_segments),
+        standardize=config.standardize,
     )
+    model.node_input = config.node_input  # how its inputs are formed (read by node_input_of)
+    return model
 
 
 def run_kind(run_dir: str | os.PathLike[str]) -> str:
@@ -194,6 +213,7 @@ def load_run(
     run_dir: str | os.PathLike[str],
     device: str = "cpu",
     engine: str | None = None,
+    select: str = "last",
     *,
     store: str | None = None,
     storage_options: dict[str, Any] | None = None,
@@ -211,6 +231,8 @@ def load_run(
     device : where the model goes.
     engine : graph engine to run it with; None -> "auto" (weights do not depend on the engine, so a
         run trained with DGL runs on the native engine where DGL is missing).
+    select : "last" (the last finished epoch) or "best" (the best epoch by the run's selection
+        metric, :mod:`backpack.pipeline.selection`); ``Run.selected`` says which was loaded.
 
     Raises
     ------
@@ -223,6 +245,10 @@ def load_run(
     if run_kind(run_dir) == "learn":
         from backpack.pipeline.learn import load_learner_run
 
+        if select != "last":  # a learn run keeps its last epoch only
+            raise ConfigError(
+                f"--select {select} applies only to runs of `backpack train`; {str(run_dir)!r} is a `learn` run."
+            )
         return load_learner_run(
             run_dir, device=device, engine=engine, store=store, storage_options=storage_options
         )
@@ -233,8 +259,11 @@ def load_run(
         )
     run, config, taxonomy, info = read_run_files(run_dir)
     model = model_from_config(config, taxonomy, engine)
+    from backpack.pipeline.selection import load_selected
+
     load_weights(run / WEIGHTS, model)
+    selected = load_selected(run, model, select, int(info["epoch"]))
     model.to(device).eval()
     metrics_path = run / METRICS
     history = [json.loads(x) for x in metrics_path.read_text().splitlines() if x.strip()]
-    return Run(run, config, taxonomy, model, history, epoch=int(info["epoch"]))
+    return Run(run, config, taxonomy, model, history, epoch=selected["epoch"], selected=selected)

@@ -10,10 +10,20 @@ import torch
 
 from backpack.data.layout import data_change
 from backpack.errors import ConfigError, DataError, RunError, invalid
-from backpack.pipeline.runs import CONFIG, Run, RunConfig, read_config, write_run_files
+from backpack.pipeline.runs import (
+    CONFIG,
+    Run,
+    RunConfig,
+    model_from_config,
+    read_config,
+    write_run_files,
+)
 
 # The hyper-parameters train_run accepts as ``options``; their defaults are RunConfig's (one home).
-OPTIONS = ("epochs", "seed", "model", "hidden", "layers", "feat_dim", "dropout", "lr", "batch_size", "engine")
+OPTIONS = (
+    "epochs", "seed", "model", "hidden", "layers", "feat_dim", "dropout", "lr", "weight_decay", "node_input",
+    "standardize", "select_metric", "batch_size", "engine",
+)  # fmt: skip
 
 
 def train_run(
@@ -48,7 +58,6 @@ def train_run(
     from backpack import __version__
     from backpack.data import Ego4DDataset
     from backpack.distributed import barrier, is_main_process
-    from backpack.models.multitask import build_model
     from backpack.pipeline.devices import resolve_device
     from backpack.pipeline.trainer import fit
     from backpack.tasks.registry import get_task, parse_tasks
@@ -83,6 +92,9 @@ def train_run(
         backpack_version=__version__,
         **opts,
     )
+    from backpack.pipeline.selection import selection_metric
+
+    select = selection_metric(config.select_metric, names)
     run_dir = Path(out)
     if resume:
         previous = read_config(run_dir)
@@ -99,23 +111,31 @@ def train_run(
         )
     barrier()  # every rank checked the folder before rank 0 writes into it
     torch.manual_seed(config.seed)  # initial weights
-    model = build_model(
-        names,
-        ds.taxonomy,
-        ds.feature_dim,
-        model=config.model,
-        hidden=config.hidden,
-        layers=config.layers,
-        feat_dim=config.feat_dim,
-        engine=config.engine,
-        dropout=config.dropout,
-    )
-    train, val = {}, {}
+    model = model_from_config(config, ds.taxonomy, engine=config.engine)
+
+    def draw(epoch: int | None) -> dict[str, list]:
+        # the training draw of one epoch (None: the one before the first epoch), from (seed, epoch)
+        return {
+            t: get_task(t).build_samples(
+                ds,
+                "train",
+                train=True,
+                seed=config.seed,
+                limit=limit.get(t),
+                node_input=config.node_input,
+                epoch=epoch,
+            )
+            for t in names
+        }
+
+    train = draw(1)  # sizes and checks; fit asks for each epoch's draw (cached for epoch 1)
+    val = {}
     for t in names:
-        train[t] = get_task(t).build_samples(ds, "train", train=True, seed=config.seed, limit=limit.get(t))
         if not train[t]:
             raise DataError(f"No {t!r} training sample in {str(data_root)!r}. Expected at least 1. Got 0.")
-        val[t] = _val_samples(ds, t, config.seed)
+        val[t] = _val_samples(ds, t, config.seed, config.node_input)
+    if config.standardize:  # deterministic: a resumed run recomputes the same (then loads them)
+        model.backbone.set_input_stats(*input_stats(ds, names, config.node_input))
     if is_main_process():  # only rank 0 writes the RUN folder
         write_run_files(run_dir, config, ds.taxonomy)
     history = fit(
@@ -125,6 +145,9 @@ def train_run(
         val,
         epochs=config.epochs,
         lr=config.lr,
+        weight_decay=config.weight_decay,
+        resample=draw,
+        select=select,
         batch_size=config.batch_size,
         seed=config.seed,
         device=dev,
@@ -137,7 +160,24 @@ def train_run(
     return Run(run_dir, config, ds.taxonomy, model, history, epoch=config.epochs)
 
 
-def _val_samples(ds: Any, task: str, seed: int) -> list:
+def input_stats(ds: Any, tasks: list[str], node_input: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of the train split's node inputs (no augmentation), over ``tasks``.
+
+    Every node slot of every training graph counts once; LTA's future nodes (copies of the
+    observed mean) are left out. Shapes: -> ([D], [D]).
+    """
+    from backpack.tasks.registry import get_task
+
+    rows = []
+    for t in tasks:
+        for s in get_task(t).build_samples(ds, "train", train=False, seed=0, node_input=node_input):
+            x = s.x[: getattr(get_task(t), "observed", len(s.x))] if t == "lta" else s.x
+            rows.append(x.reshape(-1, x.shape[-1]).double())
+    allrows = torch.cat(rows)
+    return allrows.mean(0).float(), allrows.std(0).float()
+
+
+def _val_samples(ds: Any, task: str, seed: int, node_input: str = "sample") -> list:
     """Validation graphs, or none (with a warning) when the data has no validation file for the task."""
     import warnings
 
@@ -148,4 +188,4 @@ def _val_samples(ds: Any, task: str, seed: int) -> list:
     if not path.is_file():
         warnings.warn(f"No validation file {str(path)!r}: task {task!r} trains without validation metrics.")
         return []
-    return get_task(task).build_samples(ds, "val", train=False, seed=seed)
+    return get_task(task).build_samples(ds, "val", train=False, seed=seed, node_input=node_input)

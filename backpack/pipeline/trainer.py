@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +91,13 @@ def _fused_for(params: list[torch.Tensor]) -> bool:
     )
 
 
-def make_optimizer(parameters: Any, lr: float) -> torch.optim.Adam:
+def make_optimizer(parameters: Any, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     """The Adam of :func:`fit`: fused (one kernel over all parameters) where this torch has it.
 
     The fused kernel computes the same update as the per-tensor loop; on the CPU (torch 2.13, Ego4D
     sizes) it cut the optimizer step 4x (``benchmarks/bench_learner.py``). torch 2.2 has no CPU
     kernel and keeps the loop. ``parameters``: parameters or Adam groups, as in :func:`fit`.
+    ``weight_decay`` > 0 gives AdamW (decoupled decay, which Adam's L2 term is not); 0 keeps Adam.
     """
     groups = (
         parameters
@@ -103,9 +105,12 @@ def make_optimizer(parameters: Any, lr: float) -> torch.optim.Adam:
         else [{"params": list(parameters)}]
     )
     params = [p for g in groups for p in g["params"]]
+    kind, extra = (
+        (torch.optim.AdamW, {"weight_decay": weight_decay}) if weight_decay > 0 else (torch.optim.Adam, {})
+    )
     if _fused_for(params):
-        return torch.optim.Adam(groups, lr=lr, fused=True)
-    return torch.optim.Adam(groups, lr=lr)
+        return kind(groups, lr=lr, fused=True, **extra)
+    return kind(groups, lr=lr, **extra)
 
 
 def match_optimizer_flags(optimizer: torch.optim.Optimizer) -> None:
@@ -142,6 +147,9 @@ def fit(
     progress: bool = True,
     extra_state: dict[str, Any] | None = None,
     parameters: Any = None,
+    weight_decay: float = 0.0,
+    resample: Callable[[int], dict[str, list[GraphSample]]] | None = None,
+    select: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` on ``tasks`` with Adam and the mean of the task losses; checkpoint each epoch.
 
@@ -157,6 +165,12 @@ def fit(
     parameters : what Adam optimises (default: every parameter that requires grad): parameters, or
         Adam parameter groups (dicts with ``"params"`` and an optional ``"lr"``, e.g. a lower rate for
         pre-trained parts); a group without ``"lr"`` uses ``lr``.
+    weight_decay : decoupled weight decay (AdamW) when > 0.
+    resample : ``epoch -> {task: graphs}``, the training draw of each epoch (augmentation re-drawn
+        per epoch; it must depend only on the epoch so that a resumed run sees the same draws and
+        keep the sizes of ``train_samples``). None trains on ``train_samples`` every epoch.
+    select : ``(task, metric)``: also keep the best epoch by that validation metric
+        (:mod:`backpack.pipeline.selection`); None keeps only the last.
 
     Returns
     -------
@@ -191,7 +205,7 @@ def fit(
     out = Path(out_dir)
     main = is_main_process()  # only rank 0 writes, evaluates and shows progress
     model.to(dev)
-    optimizer = make_optimizer(_param_groups(model, parameters), lr)
+    optimizer = make_optimizer(_param_groups(model, parameters), lr, weight_decay)
     start, history = 0, []
     if resume and (out / CHECKPOINT).is_file():
         start, history, _ = load_checkpoint(out, model, optimizer)
@@ -219,6 +233,10 @@ def fit(
         t0 = time.perf_counter()
         torch.manual_seed(seed * 1_000_003 + epoch)  # dropout: the same per epoch, resumed or not
         steps, orders = epoch_orders(sizes, batch_size, seed, epoch)
+        if resample is not None:
+            train_samples = resample(epoch)
+            if {t: len(train_samples[t]) for t in names} != sizes:
+                raise RunError(f"The training draw of epoch {epoch} changed the number of graphs.")
         net.train()
         sums = {t: torch.zeros((), device=dev) for t in names}  # summed on the device: no sync per step
         for step in tqdm(range(steps), desc=f"epoch {epoch}", leave=False, disable=not show, file=sys.stderr):
@@ -247,6 +265,10 @@ def fit(
                 "seconds": round(time.perf_counter() - t0, 3),
             }
             history.append(record)
+            if select is not None and val:
+                from backpack.pipeline.selection import update_best
+
+                update_best(out, plain, epoch, val, *select)
             save_checkpoint(out, plain, optimizer, epoch, history, extra_state)
             bar.set_postfix(loss=f"{record['loss']:.3f}")
     # the other ranks wait here for rank 0's last checkpoint and get its history

@@ -33,17 +33,39 @@ def group_by_clip(actions: list[Any], by_index: bool = False) -> list[list[Any]]
 
 
 def segment_inputs(
-    ds: Any, video_uid: str, spans: list[tuple[int, int]], rng: np.random.Generator | None
+    ds: Any,
+    video_uid: str,
+    spans: list[tuple[int, int]],
+    rng: np.random.Generator | None,
+    node_input: str = "sample",
 ) -> Tensor:
-    """Sub-segment features of each frame span of one video.
+    """Node inputs of each frame span of one video, formed as ``node_input`` says.
 
-    ``rng`` None samples the centre of each sub-segment (evaluation); a generator samples a random
-    position inside each (training). Shapes: -> [len(spans), SUB_SEGMENTS, D] float32.
+    ``node_input`` is one of :data:`backpack.data.sampling.NODE_INPUTS`: ``"sample"`` takes one row
+    per sub-segment, ``"submean"`` the mean of each sub-segment, ``"mean"`` the mean of the whole
+    span (one slot). ``rng`` None is evaluation (centre rows, or every row); a generator is the
+    training draw (random rows, or a random crop). Shapes: -> [len(spans), S, D] float32 with
+    S = 1 for ``"mean"``, else SUB_SEGMENTS.
     """
-    from backpack.data import sample_subsegments
+    from backpack.data.sampling import pool_segment
 
     feats = ds.features(video_uid)
     # frames per feature row of the dataset's feature set (16 for the video features, 5 for image)
     stride = getattr(ds, "frames_per_feature", 16)
-    rows = [sample_subsegments(feats, lo, hi, n=SUB_SEGMENTS, rng=rng, stride=stride) for lo, hi in spans]
+    rows = [
+        pool_segment(feats, lo, hi, n=SUB_SEGMENTS, node_input=node_input, rng=rng, stride=stride)
+        for lo, hi in spans
+    ]
     return torch.from_numpy(np.stack(rows).astype(np.float32, copy=False))
+
+
+def node_input_of(model: Any) -> str:
+    """The node input a model was trained with (``model.node_input``, or its ``base`` model's).
+
+    Models built before node inputs existed have none: they used single-row ``"sample"``.
+    """
+    for m in (model, getattr(model, "base", None)):
+        value = getattr(m, "node_input", None)
+        if isinstance(value, str):
+            return value
+    return "sample"

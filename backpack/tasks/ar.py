@@ -61,11 +61,17 @@ class ActionRecognition(MaskedVerbNounTask):
                 out.extend(a for a, seen in zip(clip[start : start + self.window], first) if seen)
         return out
 
-    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
+    def build(
+        self, ds: Any, split: str, train: bool, rng: np.random.Generator, node_input: str = "sample"
+    ) -> list[GraphSample]:
         samples: list[GraphSample] = []
         for clip in group_by_clip(ds.action_clips(split)):
             x = segment_inputs(
-                ds, clip[0].video_uid, [(a.start_frame, a.end_frame) for a in clip], rng if train else None
+                ds,
+                clip[0].video_uid,
+                [(a.start_frame, a.end_frame) for a in clip],
+                rng if train else None,
+                node_input,
             )
             verbs = torch.tensor([label_or_ignore(a.verb) for a in clip], dtype=torch.long)
             nouns = torch.tensor([label_or_ignore(a.noun) for a in clip], dtype=torch.long)

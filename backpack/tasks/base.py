@@ -59,8 +59,14 @@ class Task(ABC):
         """Output name -> number of logits, e.g. ``{"verb": 115, "noun": 478}``."""
 
     @abstractmethod
-    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
-        """Build every graph of ``split`` (uncached; use :meth:`build_samples`)."""
+    def build(
+        self, ds: Any, split: str, train: bool, rng: np.random.Generator, node_input: str = "sample"
+    ) -> list[GraphSample]:
+        """Build every graph of ``split`` (uncached; use :meth:`build_samples`).
+
+        ``node_input`` says how a node's input is formed from its segment's feature rows (one of
+        :data:`backpack.data.sampling.NODE_INPUTS`).
+        """
 
     @abstractmethod
     def units(self, batch: GraphBatch, h: Tensor) -> Tensor:
@@ -76,24 +82,42 @@ class Task(ABC):
 
     # ---------------------------------------------------------------- shared behaviour
     def build_samples(
-        self, ds: Any, split: str, train: bool, seed: int, limit: int | None = None
+        self,
+        ds: Any,
+        split: str,
+        train: bool,
+        seed: int,
+        limit: int | None = None,
+        *,
+        node_input: str = "sample",
+        epoch: int | None = None,
     ) -> list[GraphSample]:
-        """The graphs of ``split``, built once per (dataset, split, train, seed, limit) and cached.
+        """The graphs of ``split``, built once per (dataset, split, train, seed, limit, node input, epoch).
 
-        ``train`` samples sub-segments at random positions (seeded), evaluation at the centre.
-        ``limit`` keeps only the first ``limit`` samples after a shuffle seeded with ``seed``
-        (few-label novel tasks).
+        ``train`` draws the training augmentation (random rows or crops, seeded), evaluation uses
+        every row or the centre ones. ``epoch`` (training only) re-draws it per epoch from
+        (seed, epoch), so a resumed run sees the same draws; only the latest epoch of each key is
+        kept in memory. ``limit`` keeps only the first ``limit`` samples after a shuffle seeded with
+        ``seed`` (few-label novel tasks): the same graphs every epoch, only their draw changes.
         """
+        from backpack.data.sampling import check_node_input
+
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ConfigError(invalid("limit", f"task {self.name!r}", "a positive integer", limit))
+        check_node_input(node_input, f"task {self.name!r}")
         cache = _cache_for(ds)
+        draw = int(epoch) if (train and epoch is not None) else None
         # evaluation graphs do not depend on the seed; a limited subset always does
-        full_key = ((self.name, self.variant()), split, bool(train), int(seed) if train else 0, None, None)
-        key = full_key[:4] + ((limit, int(seed)) if limit is not None else (None, None))
+        base = ((self.name, self.variant()), split, bool(train), int(seed) if train else 0, node_input)
+        full_key = base + (draw, None, None)
+        key = base + (draw,) + ((limit, int(seed)) if limit is not None else (None, None))
         if key not in cache:
+            if draw is not None:  # keep one epoch's draw per key: the others will not be asked again
+                for old in [k for k in cache if k[:5] == base and k[5] is not None]:
+                    del cache[old]
             if full_key not in cache:
-                rng = np.random.default_rng([int(seed), _stable_id(self.name)])
-                cache[full_key] = self.build(ds, split, train, rng)
+                ids = [int(seed), _stable_id(self.name)] + ([draw] if draw is not None else [])
+                cache[full_key] = self.build(ds, split, train, np.random.default_rng(ids), node_input)
             samples = cache[full_key]
             if limit is not None:
                 order = np.random.default_rng([int(seed), 7919]).permutation(len(samples))[:limit]

@@ -87,7 +87,9 @@ class LongTermAnticipation(MaskedVerbNounTask):
         last = clip[start + self.observed - 1]
         return f"{last.clip_uid}_{last.action_idx}"
 
-    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
+    def build(
+        self, ds: Any, split: str, train: bool, rng: np.random.Generator, node_input: str = "sample"
+    ) -> list[GraphSample]:
         n_obs, z = self.observed, self.future
         edges = anticipation_edges(n_obs, z)
         mask = torch.cat([torch.zeros(n_obs, dtype=torch.bool), torch.ones(z, dtype=torch.bool)])
@@ -103,7 +105,11 @@ class LongTermAnticipation(MaskedVerbNounTask):
             verbs, nouns = labels[id(clip)]
             obs = clip[s : s + n_obs]
             x_obs = segment_inputs(
-                ds, obs[0].video_uid, [(a.start_frame, a.end_frame) for a in obs], rng if train else None
+                ds,
+                obs[0].video_uid,
+                [(a.start_frame, a.end_frame) for a in obs],
+                rng if train else None,
+                node_input,
             )
             x = torch.cat([x_obs, x_obs.mean(dim=0, keepdim=True).expand(z, -1, -1)])
             sl = slice(s, s + n_obs + z)

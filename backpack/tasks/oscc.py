@@ -45,12 +45,14 @@ class StateChangeClassification(Task):
     def outputs(self, taxonomy: Any) -> dict[str, int]:
         return {"state": 2}
 
-    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
+    def build(
+        self, ds: Any, split: str, train: bool, rng: np.random.Generator, node_input: str = "sample"
+    ) -> list[GraphSample]:
         edges = temporal_edges(self.nodes, 1)
         samples: list[GraphSample] = []
         for clip in ds.state_clips(split):
             spans = split_frames(clip.start_frame, clip.end_frame, self.nodes)
-            x = segment_inputs(ds, clip.video_uid, spans, rng if train else None)
+            x = segment_inputs(ds, clip.video_uid, spans, rng if train else None, node_input)
             samples.append(
                 GraphSample(
                     x=x,

@@ -59,7 +59,9 @@ class PointOfNoReturn(Task):
             0 if clip.pnr_frame < spans[0][0] else self.nodes - 1,
         )
 
-    def build(self, ds: Any, split: str, train: bool, rng: np.random.Generator) -> list[GraphSample]:
+    def build(
+        self, ds: Any, split: str, train: bool, rng: np.random.Generator, node_input: str = "sample"
+    ) -> list[GraphSample]:
         edges = temporal_edges(self.nodes, 1)
         samples: list[GraphSample] = []
         for clip in self.eval_clips(ds, split):
@@ -68,7 +70,7 @@ class PointOfNoReturn(Task):
             if clip.pnr_frame is not None:
                 target[self._target(clip, spans)] = 1.0
             placed = pnr_node_frames(clip.start_frame, clip.end_frame, self.nodes, self.placement)
-            x = segment_inputs(ds, clip.video_uid, spans, rng if train else None)
+            x = segment_inputs(ds, clip.video_uid, spans, rng if train else None, node_input)
             frame = -1 if clip.pnr_frame is None else int(clip.pnr_frame)  # -1: unlabelled
             samples.append(
                 GraphSample(

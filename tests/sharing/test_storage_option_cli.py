@@ -335,6 +335,8 @@ def test_nproc_passes_storage_options_in_the_environment(
         "auto",
         "--batch-size",
         "64",
+        "--select",
+        "last",
         str(tmp_path / "run"),
     ]
     assert json.loads(env[launch_mod.HIDDEN_ARGS_VAR]) == ["key=K", f"secret={SECRET}"]
