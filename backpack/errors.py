@@ -40,6 +40,10 @@ class ConflictError(StoreError):
     """Another writer took the name (version number or tag) first."""
 
 
+class StaleParentError(ConflictError):
+    """A version built on a parent that is no longer the latest (its publish would lose updates)."""
+
+
 class IntegrityError(StoreError):
     """Stored bytes whose checksum does not match the manifest."""
 

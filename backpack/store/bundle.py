@@ -63,9 +63,14 @@ def export_bundle(
         keys += backend.list(path)
     keys += [fmt.version_key(n) for n in numbers]
     keys += [fmt.tag_key(t) for t, v in sorted(bp.tags().items()) if v in numbers]
+    # Versions left out on purpose, so that verify does not read them as deleted manifests.
+    pruned = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
     tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")
     try:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+            if pruned:
+                info = zipfile.ZipInfo(fmt.PRUNED_KEY, date_time=(1980, 1, 1, 0, 0, 0))
+                zf.writestr(info, fmt.dumps({"versions": pruned}), compress_type=zipfile.ZIP_DEFLATED)
             for key in keys:
                 kind = zipfile.ZIP_DEFLATED if key.endswith(".json") else zipfile.ZIP_STORED
                 zf.writestr(
