@@ -163,11 +163,22 @@ def verify_cmd(store: str, version: str | None, as_json: bool, storage_option: t
     with _open(path, None, storage_option) as bp:
         numbers = bp.versions() if ref is None else [bp.resolve(_version_arg(ref))]
         problems = bp.verify(numbers)
+        orphans = [o.to_dict() for o in bp.orphans()] if ref is None and not problems else []
     if as_json:
-        echo_json({"store": bp.url, "versions": numbers, "ok": not problems, "problems": problems})
+        echo_json(
+            {
+                "store": bp.url,
+                "versions": numbers,
+                "ok": not problems,
+                "problems": problems,
+                "orphans": orphans,
+            }
+        )
     else:
         for p in problems:
             click.echo(f"FAILED {p}")
+        for o in orphans:  # unreferenced, never read: not damage (remove with `backpack gc --yes`)
+            click.echo(f"orphan {o['key']} ({o['kind']}, {o['bytes']} bytes)")
         click.echo(
             f"{'ok' if not problems else f'{len(problems)} problem(s)'}: checked {len(numbers)} version(s)"
         )

@@ -307,3 +307,25 @@ def deserialize(data: np.ndarray, spec: IndexSpec, dim: int, count: int, where: 
     if knob and knob in spec.params:
         set_knob(index, spec.type, spec.params[knob])
     return index
+
+
+def _check_flat_layout(data: np.ndarray, dim: int, count: int, where: str) -> None:
+    """Refuse flat-index bytes whose header or vector size disagrees with the manifest.
+
+    A checksum only proves the bytes are the writer's; a hostile writer can claim an 8 GiB
+    vector that faiss would allocate before noticing the bytes are missing. The flat layout
+    is a fixed header (as faiss writes it for an empty index) plus ``count * dim`` floats.
+    """
+    import faiss
+
+    empty = np.asarray(faiss.serialize_index(faiss.IndexFlatIP(dim)), dtype=np.uint8)
+    head = len(empty)
+    expected = empty.copy()
+    # header: fourcc, d (int32), ntotal (int64) at byte 8, ..., codes size (uint64) in the last 8
+    expected[8:16] = np.frombuffer(np.int64(count).tobytes(), np.uint8)
+    expected[head - 8 : head] = np.frombuffer(np.uint64(count * dim).tobytes(), np.uint8)
+    if data.shape[0] != head + 4 * count * dim or not np.array_equal(data[:head], expected):
+        raise IntegrityError(
+            f"FAISS index of {where} does not have the flat layout its manifest claims. "
+            f"Expected {head + 4 * count * dim} bytes for {count} x {dim}. Got {data.shape[0]} bytes."
+        )

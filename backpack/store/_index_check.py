@@ -48,25 +48,3 @@ def check_approx_contents(index: Any, spec: IndexSpec, count: int, where: str) -
             f"(ids {int(ids.min()) if ids.size else 'none'}..{int(ids.max()) if ids.size else 'none'}, "
             f"{ids.size} stored)."
         )
-
-
-def _check_flat_layout(data: np.ndarray, dim: int, count: int, where: str) -> None:
-    """Refuse flat-index bytes whose header or vector size disagrees with the manifest.
-
-    A checksum only proves the bytes are the writer's; a hostile writer can claim an 8 GiB
-    vector that faiss would allocate before noticing the bytes are missing. The flat layout
-    is a fixed header (as faiss writes it for an empty index) plus ``count * dim`` floats.
-    """
-    import faiss
-
-    empty = np.asarray(faiss.serialize_index(faiss.IndexFlatIP(dim)), dtype=np.uint8)
-    head = len(empty)
-    expected = empty.copy()
-    # header: fourcc, d (int32), ntotal (int64) at byte 8, ..., codes size (uint64) in the last 8
-    expected[8:16] = np.frombuffer(np.int64(count).tobytes(), np.uint8)
-    expected[head - 8 : head] = np.frombuffer(np.uint64(count * dim).tobytes(), np.uint8)
-    if data.shape[0] != head + 4 * count * dim or not np.array_equal(data[:head], expected):
-        raise IntegrityError(
-            f"FAISS index of {where} does not have the flat layout its manifest claims. "
-            f"Expected {head + 4 * count * dim} bytes for {count} x {dim}. Got {data.shape[0]} bytes."
-        )

@@ -331,6 +331,12 @@ class Backpack:
 
         return verify_store(self, versions)
 
+    def orphans(self) -> list[Any]:
+        """Unreferenced data and temp leftovers (see :mod:`backpack.store.gc`); harmless, never read."""
+        from backpack.store.gc import find_orphans
+
+        return find_orphans(self)
+
     def export(self, path: str | Path, versions: list[int | str] | None = None) -> Path:
         """Write the store (or some versions) to one zip bundle; see :func:`export_bundle`."""
         from backpack.store.bundle import export_bundle
