@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from backpack import safe_json
 from backpack.data import layout
 from backpack.data.synthetic import SyntheticConfig
 from backpack.data.synthetic_build import SyntheticData, generate_synthetic
@@ -78,10 +79,13 @@ def write_synthetic(
 def describe(root: str | os.PathLike[str], features: str = layout.DEFAULT_FEATURES) -> dict[str, Any]:
     """Counts and fingerprint of an Ego4D-layout folder, read from its files (no feature is loaded)."""
     root = Path(root)
-    tax = json.loads(layout.taxonomy_file(root).read_text(encoding="utf-8"))
+    tax = safe_json.load_file(layout.taxonomy_file(root), DataError, "taxonomy")
     clips = {}
     for name, fn in (("actions", layout.lta_file), ("state_clips", layout.oscc_file)):
-        clips[name] = {s: len(json.loads(fn(root, s).read_bytes())["clips"]) for s in layout.STANDARD_SPLITS}
+        clips[name] = {
+            s: len(safe_json.load_file(fn(root, s), DataError, "annotation file")["clips"])
+            for s in layout.STANDARD_SPLITS
+        }
     return {
         "path": str(root),
         "verbs": len(tax["verbs"]),

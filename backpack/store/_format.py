@@ -98,13 +98,10 @@ def dumps(obj: dict[str, Any]) -> bytes:
 
 
 def loads(data: bytes, where: str) -> dict[str, Any]:
-    """Parse a metadata object, refusing oversized or non-object JSON with a message naming ``where``."""
-    if len(data) > MAX_JSON_BYTES:
-        raise StoreError(invalid("size", where, f"<= {MAX_JSON_BYTES} bytes", f"{len(data)} bytes"))
-    try:
-        obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StoreError(f"Cannot parse {where}: {exc}.") from None
+    """Parse a metadata object, refusing oversized, too deep or non-object JSON naming ``where``."""
+    from backpack import safe_json
+
+    obj = safe_json.loads(data, where, StoreError, max_bytes=MAX_JSON_BYTES)
     if not isinstance(obj, dict):
         raise StoreError(invalid("content", where, "a JSON object", type(obj).__name__))
     return obj
