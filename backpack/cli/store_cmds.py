@@ -162,7 +162,7 @@ def verify_cmd(store: str, version: str | None, as_json: bool, storage_option: t
     path, ref = parse_store_ref(store, version)
     with _open(path, None, storage_option) as bp:
         numbers = bp.versions() if ref is None else [bp.resolve(_version_arg(ref))]
-        problems = bp.verify(numbers)
+        problems = bp.verify(None if ref is None else numbers)  # None: also the chain of numbers
         orphans = [o.to_dict() for o in bp.orphans()] if ref is None and not problems else []
     if as_json:
         echo_json(
