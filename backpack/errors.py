@@ -67,3 +67,21 @@ class RunError(BackpackError):
 def invalid(field: str, where: str, expected: object, got: object) -> str:
     """Format the house message ``Invalid value for 'F' in W. Expected E. Got G.``"""
     return f"Invalid value for {field!r} in {where}. Expected {expected}. Got {got}."
+
+
+# errnos of a write that the environment refused (full disk, quota, ulimit -f, read-only mount)
+WRITE_ERRNOS = frozenset({"ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EIO", "EACCES", "EPERM"})
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an ``OSError``: the path, what the errno means and its name, e.g.
+    ``Cannot write '/s/data/x': No space left on device (ENOSPC).``"""
+    import errno
+    import os
+
+    name = errno.errorcode.get(exc.errno or -1)
+    if name is None:
+        return f"{type(exc).__name__}: {exc}"
+    path = exc.filename if exc.filename is not None else "a file"
+    verb = "write" if name in WRITE_ERRNOS else "access"
+    return f"Cannot {verb} {str(path)!r}: {os.strerror(exc.errno or 0)} ({name})."

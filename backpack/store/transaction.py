@@ -46,6 +46,11 @@ class VersionWriter:
     ) -> None:
         if not isinstance(message, str):
             raise BackpackError(invalid("message", "new_version", "a string", type(message).__name__))
+        try:  # checked before any data is written (a bad argv byte arrives as a lone surrogate)
+            message.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = message.encode("utf-8", "backslashreplace")[max(exc.start - 10, 0) : exc.end + 10]
+            raise BackpackError(invalid("message", "new_version", "valid UTF-8 text", repr(bad))) from None
         from backpack import __version__
 
         prov = dict(provenance or {})
