@@ -26,6 +26,9 @@ def _bad(path: Path, what: str) -> DataError:
 def _load_pt(path: Path) -> np.ndarray:
     import torch  # only needed for .pt sources
 
+    from backpack.data._pt import check_pt_sizes
+
+    check_pt_sizes(path)  # sizes vs bytes present, before torch makes a tensor
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle, not a torch file: all unreadable
