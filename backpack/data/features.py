@@ -122,7 +122,9 @@ class FeatureCache:
         """
         source = Path(source)
         dest = self.entry(source)
-        if not dest.exists():
+        from backpack.data._cache_seal import seal_holds
+
+        if not dest.exists() or not seal_holds(dest):  # missing, or changed since it was built
             self._convert(source, dest)
         arr = self._open(dest)
         if arr is None:
@@ -147,6 +149,9 @@ class FeatureCache:
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             atomic_save_npy(arr, dest)
+            from backpack.data._cache_seal import write_seal
+
+            write_seal(dest)
         except OSError as exc:
             raise DataError(
                 f"Cannot write the feature cache {str(self.cache_dir)!r} ({exc.strerror or exc}). "
