@@ -40,6 +40,10 @@ class ConflictError(StoreError):
     """Another writer took the name (version number or tag) first."""
 
 
+class StaleParentError(ConflictError):
+    """A version built on a parent that is no longer the latest (its publish would lose updates)."""
+
+
 class IntegrityError(StoreError):
     """Stored bytes whose checksum does not match the manifest."""
 
@@ -67,3 +71,21 @@ def invalid(field: str, where: str, expected: object, got: object) -> str:
 
 class CheckError(BackpackError):
     """A check that failed on good input (e.g. a prediction file that misses a clip): CLI exit code 1."""
+
+
+# errnos of a write that the environment refused (full disk, quota, ulimit -f, read-only mount)
+WRITE_ERRNOS = frozenset({"ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EIO", "EACCES", "EPERM"})
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an ``OSError``: the path, what the errno means and its name, e.g.
+    ``Cannot write '/s/data/x': No space left on device (ENOSPC).``"""
+    import errno
+    import os
+
+    name = errno.errorcode.get(exc.errno or -1)
+    if name is None:
+        return f"{type(exc).__name__}: {exc}"
+    path = exc.filename if exc.filename is not None else "a file"
+    verb = "write" if name in WRITE_ERRNOS else "access"
+    return f"Cannot {verb} {str(path)!r}: {os.strerror(exc.errno or 0)} ({name})."

@@ -121,6 +121,10 @@ def handle_errors(func: F) -> F:
             fail(str(exc), code=EXIT_FAILED_CHECK)
         except BackpackError as exc:
             fail(str(exc), code=EXIT_USAGE)
+        except OSError as exc:  # full disk, read-only file system, ulimit -f: one line, exit 1
+            from backpack.errors import os_error_message
+
+            fail(os_error_message(exc), code=EXIT_FAILED_CHECK)
 
     return wrapper  # type: ignore[return-value]
 

@@ -5,6 +5,7 @@ Only click and the standard library here (see :mod:`backpack.cli.store_cmds`).
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -87,7 +88,10 @@ def _store_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:  # unreadable file, permissions: input problems, not bugs
             if isinstance(exc, BackpackError):  # NotFoundError is a FileNotFoundError too
                 raise
-            fail(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
+            from backpack.errors import WRITE_ERRNOS, os_error_message
+
+            name = errno.errorcode.get(exc.errno or -1)  # a refused write is a failure, not bad input
+            fail(os_error_message(exc), EXIT_FAILED_CHECK if name in WRITE_ERRNOS else EXIT_USAGE)
 
     return handle_errors(wrapper)
 

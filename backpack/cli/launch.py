@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from backpack import safe_json
 from backpack.errors import ConfigError, invalid
 
 STATUS_DIR_VAR = "BACKPACK_DIST_STATUS_DIR"
@@ -117,7 +118,7 @@ def read_failures(status_dir: str | os.PathLike[str]) -> list[dict]:
     out = []
     for path in sorted(Path(status_dir).glob("rank*.json")):
         try:
-            out.append(json.loads(path.read_text()))
+            out.append(safe_json.load_file(path))
         except (OSError, ValueError):  # a worker killed while writing it: its record is useless
             continue
     return sorted(out, key=lambda r: (r.get("time", 0.0), r.get("rank", 0)))

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "log": "backpack.cli.store_cmds:log_cmd",
     "tag": "backpack.cli.store_cmds:tag_cmd",
     "verify": "backpack.cli.store_cmds:verify_cmd",
+    "gc": "backpack.cli.gc_cmd:gc_cmd",
     "diff": "backpack.cli.store_cmds:diff_cmd",
     "export": "backpack.cli.store_cmds:export_cmd",
     "import": "backpack.cli.store_cmds:import_cmd",

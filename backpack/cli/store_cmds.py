@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from backpack.cli._common import EXIT_FAILED_CHECK, EXIT_USAGE, echo_json, fail, log
+from backpack.cli._common import EXIT_FAILED_CHECK, EXIT_USAGE, echo_json, fail, json_safe, log
 from backpack.cli._store_args import common_options as _common
 from backpack.cli._store_args import json_flag as _json_flag
 from backpack.cli._store_args import open_store as _open
@@ -46,7 +46,7 @@ def inspect_cmd(
         if plot_dir is not None:
             summary["plots"] = [str(p) for p in plot_similarity_maps(bp, plot_dir)]
     if as_json:
-        echo_json(summary)
+        echo_json(json_safe(summary))  # a NaN in a manifest prints as null: always valid JSON
         return
     click.echo(format_summary(summary))
     for path in summary.get("plots", []):
@@ -87,12 +87,18 @@ def log_cmd(store: str, as_json: bool, storage_option: tuple[str, ...]) -> None:
         return
     if not entries:
         click.echo("(no versions yet)")
-    for e in entries:
+    for e in entries:  # a hostile store must not forge lines or escapes in the terminal
         tags = f" ({', '.join(e['tags'])})" if e["tags"] else ""
-        tasks = ", ".join(f"{n}:{c}" for n, c in e["tasks"].items())
+        tasks = _printable(", ".join(f"{n}:{c}" for n, c in e["tasks"].items()))
         click.echo(
-            f"version {e['version']}{tags}  {e['created_at']}  parent {e['parent']}\n    {e['message'] or '(no message)'}\n    tasks {tasks}"
+            f"version {e['version']}{tags}  {_printable(e['created_at'])}  parent {e['parent']}\n"
+            f"    {_printable(e['message']) or '(no message)'}\n    tasks {tasks}"
         )
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and other non-printable characters escaped (``\\n``, ``\\x1b``)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 @click.command("tag")
@@ -162,12 +168,23 @@ def verify_cmd(store: str, version: str | None, as_json: bool, storage_option: t
     path, ref = parse_store_ref(store, version)
     with _open(path, None, storage_option) as bp:
         numbers = bp.versions() if ref is None else [bp.resolve(_version_arg(ref))]
-        problems = bp.verify(numbers)
+        problems = bp.verify(None if ref is None else numbers)  # None: also the chain of numbers
+        orphans = [o.to_dict() for o in bp.orphans()] if ref is None and not problems else []
     if as_json:
-        echo_json({"store": bp.url, "versions": numbers, "ok": not problems, "problems": problems})
+        echo_json(
+            {
+                "store": bp.url,
+                "versions": numbers,
+                "ok": not problems,
+                "problems": problems,
+                "orphans": orphans,
+            }
+        )
     else:
         for p in problems:
             click.echo(f"FAILED {p}")
+        for o in orphans:  # unreferenced, never read: not damage (remove with `backpack gc --yes`)
+            click.echo(f"orphan {o['key']} ({o['kind']}, {o['bytes']} bytes)")
         click.echo(
             f"{'ok' if not problems else f'{len(problems)} problem(s)'}: checked {len(numbers)} version(s)"
         )
@@ -296,12 +313,10 @@ def query_cmd(
       backpack query store/ --task ar --vectors x.npy -k 4
       backpack query store/@stable --task lta --vectors x.npy --json
     """
-    import numpy as np
 
-    try:
-        q = np.load(vectors, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        fail(f"Cannot read --vectors {vectors!r} as a .npy array: {exc}", EXIT_USAGE)
+    from backpack.store._query_file import load_query_vectors
+
+    q = load_query_vectors(vectors)
     if q.ndim == 1:
         q = q[None, :]
     with _open(store, version, storage_option) as bp:

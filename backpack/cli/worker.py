@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from backpack import safe_json
 from backpack.cli.launch import HIDDEN_ARGS_VAR, HIDDEN_OPTION, STATUS_DIR_VAR
 
 
@@ -100,7 +101,7 @@ def restore_storage_options(args: Sequence[str], environ: Mapping[str, str]) -> 
     raw = environ.get(HIDDEN_ARGS_VAR)
     if not raw or not args:
         return list(args)
-    values = json.loads(raw)
+    values = safe_json.loads(raw, f"${HIDDEN_ARGS_VAR}")
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ValueError(
             f"Invalid value of ${HIDDEN_ARGS_VAR}. Expected a JSON list of strings. "

@@ -26,6 +26,9 @@ def _bad(path: Path, what: str) -> DataError:
 def _load_pt(path: Path) -> np.ndarray:
     import torch  # only needed for .pt sources
 
+    from backpack.data._pt import check_pt_sizes
+
+    check_pt_sizes(path)  # sizes vs bytes present, before torch makes a tensor
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle, not a torch file: all unreadable
@@ -105,7 +108,9 @@ class FeatureCache:
         """
         source = Path(source)
         dest = self.entry(source)
-        if not dest.exists():
+        from backpack.data._cache_seal import seal_holds
+
+        if not dest.exists() or not seal_holds(dest):  # missing, or changed since it was built
             self._convert(source, dest)
         arr = self._open(dest)
         if arr is None:
@@ -130,6 +135,9 @@ class FeatureCache:
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(dest, lambda fh: np.save(fh, arr, allow_pickle=False))
+            from backpack.data._cache_seal import write_seal
+
+            write_seal(dest)
         except OSError as exc:
             raise DataError(
                 f"Cannot write the feature cache {str(self.cache_dir)!r} ({exc.strerror or exc}). "

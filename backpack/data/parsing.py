@@ -6,7 +6,6 @@ Every check names the file, the clip and the field, with the expected and the fo
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +20,9 @@ MAX_FRAME = 2**40  # about 1,160 years at 30 fps: anything beyond is corrupt, no
 
 def read_json(path: Path) -> Any:
     """Load a JSON file; unreadable or malformed JSON is a DataError naming the file."""
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise DataError(f"Cannot read annotation file {str(path)!r}: {exc}.") from None
+    from backpack import safe_json
+
+    return safe_json.load_file(path, DataError, "annotation file")
 
 
 def parse_taxonomy(path: Path) -> Taxonomy:

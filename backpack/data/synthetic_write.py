@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from backpack import safe_json
 from backpack.data import layout
 from backpack.data.synthetic import SyntheticConfig
 from backpack.data.synthetic_build import SyntheticData, generate_synthetic, strip_labels
@@ -98,11 +99,11 @@ def write_synthetic(
 def describe(root: str | os.PathLike[str], features: str = layout.DEFAULT_FEATURES) -> dict[str, Any]:
     """Counts and fingerprint of an Ego4D-layout folder, read from its files (no feature is loaded)."""
     root = Path(root)
-    tax = json.loads(layout.taxonomy_file(root).read_text(encoding="utf-8"))
+    tax = safe_json.load_file(layout.taxonomy_file(root), DataError, "taxonomy")
     clips = {}
     for name, family in (("actions", "lta"), ("state_clips", "oscc")):
         clips[name] = {
-            s: len(json.loads(path.read_bytes())["clips"])
+            s: len(safe_json.load_file(path, DataError, "annotation file")["clips"])
             for s in (*layout.STANDARD_SPLITS, "test")
             if (path := layout.annotation_file(root, family, s)).is_file()
         }

@@ -71,9 +71,16 @@ def restore_optimizer(
     for key, value in tensors.items():
         _, pid, name = key.split(".", 2)
         state.setdefault(int(pid), {})[name] = value
-    for pid, values in json.loads(meta.get("scalars", "{}")).items():
+    from backpack import safe_json
+
+    for pid, values in safe_json.loads(meta.get("scalars", "{}"), "optimizer scalars", RunError).items():
         state.setdefault(int(pid), {}).update(values)
-    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    optimizer.load_state_dict(
+        {
+            "state": state,
+            "param_groups": safe_json.loads(meta["param_groups"], "optimizer param_groups", RunError),
+        }
+    )
 
 
 def save_checkpoint(
@@ -106,14 +113,28 @@ def save_checkpoint(
     return run / CHECKPOINT
 
 
+def read_metrics(path: Path) -> list[Any]:
+    """The lines of a run's metrics file (JSON lines), each parsed within the safe bounds."""
+    from backpack import safe_json
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"Cannot read {str(path)!r}: {exc}.") from None
+    return [
+        safe_json.loads(x, f"line {i + 1} of {str(path)!r}", RunError)
+        for i, x in enumerate(lines)
+        if x.strip()
+    ]
+
+
 def read_json(path: Path, missing: str) -> Any:
     """The JSON in ``path``; a missing file says ``Missing file 'path': <missing>``, bad JSON says so."""
     if not path.is_file():
         raise RunError(f"Missing file {str(path)!r}: {missing}")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RunError(f"File {str(path)!r} is not valid JSON ({exc}).") from None
+    from backpack import safe_json
+
+    return safe_json.load_file(path, RunError)
 
 
 def read_checkpoint_info(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -148,7 +169,7 @@ def load_checkpoint(
             restore_optimizer(optimizer, tensors, meta)
         except (KeyError, ValueError) as exc:
             raise RunError(f"File {str(run / OPTIMIZER)!r} does not match this optimizer ({exc}).") from None
-    history = [json.loads(line) for line in (run / METRICS).read_text().splitlines() if line.strip()]
+    history = read_metrics(run / METRICS)
     return int(info["epoch"]), history, dict(info.get("extra_state", {}))
 
 

@@ -258,9 +258,8 @@ def load_learner_run(
     a store whose content at the recorded version differs from training time is refused.
     ``storage_options`` (s3: endpoint_url, key, secret, ...) open that store.
     """
-    import json
 
-    from backpack.pipeline.checkpoint import METRICS, WEIGHTS, load_weights
+    from backpack.pipeline.checkpoint import METRICS, WEIGHTS, load_weights, read_metrics
     from backpack.pipeline.runs import model_from_config, read_run_files
 
     run = Path(run_dir)
@@ -280,7 +279,7 @@ def load_learner_run(
     model = _build_model(model_from_config(base, taxonomy, engine), config, taxonomy, base, bp)
     load_weights(run / WEIGHTS, model)
     model.to(device).eval()
-    history = [json.loads(x) for x in (run / METRICS).read_text().splitlines() if x.strip()]
+    history = read_metrics(run / METRICS)
     return LearnerRun(run, config, base, taxonomy, model, history, bp)
 
 

@@ -8,7 +8,6 @@ A RUN folder holds ``config.json`` (:class:`RunConfig`), ``vocabulary.json`` (ve
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from backpack.pipeline.checkpoint import (
     load_weights,
     read_checkpoint_info,
     read_json,
+    read_metrics,
 )
 
 CONFIG = "config.json"
@@ -265,5 +265,5 @@ def load_run(
     selected = load_selected(run, model, select, int(info["epoch"]))
     model.to(device).eval()
     metrics_path = run / METRICS
-    history = [json.loads(x) for x in metrics_path.read_text().splitlines() if x.strip()]
+    history = read_metrics(metrics_path)
     return Run(run, config, taxonomy, model, history, epoch=selected["epoch"], selected=selected)

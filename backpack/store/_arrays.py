@@ -148,6 +148,7 @@ def read_array(backend: Backend, prefix: str, name: str, entry: ArrayEntry, wher
         raise _read_error(exc, what, backend) from None
     if stored < expected:
         raise IntegrityError(f"Missing chunks in {what}. Expected {expected}. Got {stored}.")
+    _check_stored_bytes(backend, prefix, name, entry, arr, what)
     try:
         data = arr[...]
     except Exception as exc:  # zarr raises many kinds for a bad chunk (checksum, codec, size)
@@ -157,6 +158,38 @@ def read_array(backend: Backend, prefix: str, name: str, entry: ArrayEntry, wher
     if digest != entry.sha256:
         raise IntegrityError(f"Checksum mismatch for {what}. Expected sha256 {entry.sha256}. Got {digest}.")
     return data
+
+
+def _check_stored_bytes(
+    backend: Backend, prefix: str, name: str, entry: ArrayEntry, arr: object, what: str
+) -> None:
+    """The bytes present must back the declared shape before zarr allocates it.
+
+    Floats and FAISS bytes are stored uncompressed (+ a 4-byte crc32c per chunk), so their chunks
+    hold exactly ``chunk elements x itemsize + 4`` bytes; a few junk bytes claiming a GiB are
+    refused here. The zstd'd integer arrays (keys, support) may compress far, but their length
+    is the task's row count, which the uncompressed prototypes beside them must prove (4 bytes per
+    row at least), so they cannot claim more than a small multiple of the bytes present.
+    """
+    base = f"{prefix.rstrip('/')}/{name}/"
+    try:
+        if np.dtype(entry.dtype).kind in "fu":
+            chunk = int(np.prod(arr.chunks)) * np.dtype(entry.dtype).itemsize + 4  # type: ignore[attr-defined]
+            want = chunk * int(arr.nchunks)  # type: ignore[attr-defined]
+            have = backend.disk_usage(base) - backend.size(base + "zarr.json")
+        else:
+            protos = f"{prefix.rstrip('/')}/prototypes/"
+            want = 4 * entry.shape[0]
+            have = backend.disk_usage(protos) - backend.size(protos + "zarr.json")
+    except IntegrityError:
+        raise
+    except Exception as exc:
+        raise _read_error(exc, what, backend) from None
+    if (have != want) if np.dtype(entry.dtype).kind in "fu" else (have < want):
+        raise IntegrityError(
+            f"Stored bytes of {what} do not back its shape {entry.shape}. Expected "
+            f"{'' if np.dtype(entry.dtype).kind in 'fu' else 'at least '}{want} bytes. Got {have}."
+        )
 
 
 def _is_io_error(exc: BaseException) -> bool:

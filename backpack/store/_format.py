@@ -5,6 +5,7 @@
     backpack.json                      root metadata: format, format_version, vocabulary
     versions/00000001.json             one manifest per published version (exclusive create)
     tags/<name>.json                   {"version": N, ...}
+    head.json                          {"version": N, ...}: the highest version ever published
     data/<task>-<uuid>/                a zarr v3 group: prototypes, keys, support, index
 """
 
@@ -20,6 +21,8 @@ from backpack.errors import BackpackError, StoreError, invalid
 FORMAT_NAME = "backpack"
 FORMAT_VERSION = 1
 ROOT_KEY = "backpack.json"
+HEAD_KEY = "head.json"
+PRUNED_KEY = "pruned.json"  # a bundle of some versions: the numbers left out on purpose
 VERSIONS_PREFIX = "versions/"
 TAGS_PREFIX = "tags/"
 DATA_PREFIX = "data/"
@@ -95,16 +98,41 @@ def dumps(obj: dict[str, Any]) -> bytes:
 
 
 def loads(data: bytes, where: str) -> dict[str, Any]:
-    """Parse a metadata object, refusing oversized or non-object JSON with a message naming ``where``."""
-    if len(data) > MAX_JSON_BYTES:
-        raise StoreError(invalid("size", where, f"<= {MAX_JSON_BYTES} bytes", f"{len(data)} bytes"))
-    try:
-        obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StoreError(f"Cannot parse {where}: {exc}.") from None
+    """Parse a metadata object, refusing oversized, too deep or non-object JSON naming ``where``."""
+    from backpack import safe_json
+
+    obj = safe_json.loads(data, where, StoreError, max_bytes=MAX_JSON_BYTES)
     if not isinstance(obj, dict):
         raise StoreError(invalid("content", where, "a JSON object", type(obj).__name__))
     return obj
+
+
+def advance_head(backend: Any, version: int, manifest_sha256: str) -> None:
+    """Record ``version`` as the highest published one, unless a higher one is recorded already.
+
+    Best effort, after the commit: a lagging head only weakens the check that the latest
+    manifest was not deleted (a concurrent writer may briefly overwrite a higher number).
+    """
+    try:
+        current = read_head(backend)
+        if current is None or current[0] < version:
+            backend.write(HEAD_KEY, dumps({"version": version, "manifest_sha256": manifest_sha256}))
+    except Exception:  # noqa: BLE001 -- the version is published; the hint is optional
+        pass
+
+
+def read_head(backend: Any) -> tuple[int, str | None] | None:
+    """(version, manifest sha256) of ``head.json``, or ``None`` when there is none (old stores)."""
+    from backpack.errors import NotFoundError
+
+    try:
+        obj = loads(backend.read(HEAD_KEY), f"{HEAD_KEY} of store {backend.url!r}")
+    except NotFoundError:
+        return None
+    v, sha = obj.get("version"), obj.get("manifest_sha256")
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise StoreError(invalid("version", f"{HEAD_KEY} of store {backend.url!r}", "an integer >= 1", v))
+    return v, sha if isinstance(sha, str) else None
 
 
 def check_format(meta: dict[str, Any], where: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from backpack.errors import BackpackError, IntegrityError, invalid
+from backpack.store._index_check import check_approx_contents
 from backpack.store.manifest import IndexSpec
 
 # "auto" picks an approximate index at and above this many prototypes (benchmarks/bench_store*.py:
@@ -300,6 +301,7 @@ def deserialize(data: np.ndarray, spec: IndexSpec, dim: int, count: int, where: 
             f"FAISS index of {where} does not match its manifest. Expected dim {dim}, {count} vectors. "
             f"Got dim {index.d}, {index.ntotal} vectors."
         )
+    check_approx_contents(index, spec, count, where)
     knob = {"ivf": "nprobe", "hnsw": "efSearch"}.get(spec.type)
     if knob and knob in spec.params:
         set_knob(index, spec.type, spec.params[knob])

@@ -63,9 +63,14 @@ def export_bundle(
         keys += backend.list(path)
     keys += [fmt.version_key(n) for n in numbers]
     keys += [fmt.tag_key(t) for t, v in sorted(bp.tags().items()) if v in numbers]
+    # Versions left out on purpose, so that verify does not read them as deleted manifests.
+    pruned = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
     tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")
     try:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+            if pruned:
+                info = zipfile.ZipInfo(fmt.PRUNED_KEY, date_time=(1980, 1, 1, 0, 0, 0))
+                zf.writestr(info, fmt.dumps({"versions": pruned}), compress_type=zipfile.ZIP_DEFLATED)
             for key in keys:
                 kind = zipfile.ZIP_DEFLATED if key.endswith(".json") else zipfile.ZIP_STORED
                 zf.writestr(
@@ -79,7 +84,11 @@ def export_bundle(
     return dest
 
 
-def _check_entries(zf: zipfile.ZipFile, bundle: str, max_total_bytes: int) -> list[zipfile.ZipInfo]:
+def check_entries(
+    zf: zipfile.ZipFile, bundle: str, max_total_bytes: int, require_root: bool = True
+) -> list[zipfile.ZipInfo]:
+    """The file entries of a bundle, refusing unsafe names, symlinks, duplicates and zip bombs
+    (both for import and for reading in place)."""
     seen: set[str] = set()
     total = 0
     files = []
@@ -112,7 +121,7 @@ def _check_entries(zf: zipfile.ZipFile, bundle: str, max_total_bytes: int) -> li
         if total > max_total_bytes:
             raise BundleError(f"Bundle {bundle!r} unpacks to more than {max_total_bytes} bytes (at {where}).")
         files.append(info)
-    if fmt.ROOT_KEY not in seen:
+    if require_root and fmt.ROOT_KEY not in seen:
         raise BundleError(f"Bundle {bundle!r} is not a backpack bundle: it has no {fmt.ROOT_KEY!r}.")
     return files
 
@@ -192,7 +201,7 @@ def _unpack_verified(bundle: str | Path, tmp: Path, max_total_bytes: int) -> Non
     except (zipfile.BadZipFile, OSError) as exc:
         raise BundleError(f"Bundle {bundle_s!r} is truncated or not a zip file: {exc}.") from None
     with zf:
-        files = _check_entries(zf, bundle_s, max_total_bytes)
+        files = check_entries(zf, bundle_s, max_total_bytes)
         tmp.mkdir(parents=True)
         for info in files:
             _extract(zf, info, tmp, bundle_s)

@@ -7,10 +7,12 @@ or allocated.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from backpack.errors import StoreError, invalid
+from backpack.errors import IntegrityError, StoreError, invalid
 from backpack.store._format import (
     ARRAY_DTYPES,
     FORMAT_VERSION,
@@ -22,6 +24,7 @@ from backpack.store._format import (
 )
 
 _ITEMSIZE = {"float32": 4, "int32": 4, "int64": 8, "uint8": 1}
+_INDEX_KNOBS = {"ivf": ("nlist", "nprobe"), "hnsw": ("M", "efConstruction", "efSearch")}
 PROVENANCE_FIELDS = (
     "checkpoint_sha256",
     "dataset_fingerprint",
@@ -122,9 +125,17 @@ class IndexSpec:
         if kind not in ("flat", "ivf", "hnsw"):
             raise StoreError(invalid("type", where, "one of ['flat', 'hnsw', 'ivf']", repr(kind)))
         recall = _get(d, "recall_at_k", (int, float), where, optional=True)
+        params = dict(_get(d, "params", dict, where))
+        for knob in _INDEX_KNOBS.get(kind, ()):
+            if knob in params:  # a flipped bit (nprobe 0) must not reach faiss
+                _bounded_int(params, knob, f"{where}, params", 1, 1 << 20)
+        if "recall_target" in params:
+            rt = _get(params, "recall_target", (int, float), f"{where}, params")
+            if not 0.0 <= rt <= 1.0:
+                raise StoreError(invalid("recall_target", f"{where}, params", "0 <= recall_target <= 1", rt))
         return cls(
             kind,
-            dict(_get(d, "params", dict, where)),
+            params,
             None if recall is None else float(recall),
             _get(d, "recall_k", int, where, optional=True),
         )
@@ -238,10 +249,12 @@ class Manifest:
     nouns: tuple[str, ...]
     provenance: Provenance = field(default_factory=Provenance)
     format_version: int = FORMAT_VERSION
+    parent_sha256: str | None = None
+    sha256: str | None = None  # of the manifest's own content (set when parsed or written)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the manifest schema of docs/store-format.md)."""
-        return {
+        """JSON-ready dict (the manifest schema of docs/store-format.md), ending in its checksum."""
+        body = {
             "format": "backpack",
             "format_version": self.format_version,
             "version": self.version,
@@ -251,12 +264,27 @@ class Manifest:
             "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
             "vocabulary": {"verbs": list(self.verbs), "nouns": list(self.nouns)},
             "provenance": self.provenance.to_dict(),
+            "parent_sha256": self.parent_sha256,
         }
+        body["manifest_sha256"] = content_sha256(body)
+        return body
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "manifest") -> Manifest:
-        """Parse and check ``d``; errors name ``where`` and the field."""
+        """Parse and check ``d``; errors name ``where`` and the field.
+
+        A stored ``manifest_sha256`` must match the content (an edited manifest is refused);
+        manifests written before checksums existed have none and are read as they are.
+        """
         check_format(d, where)
+        digest = content_sha256({k: v for k, v in d.items() if k != "manifest_sha256"})
+        stored = _get(d, "manifest_sha256", str, where, optional=True)
+        if stored is not None and stored != digest:
+            raise IntegrityError(
+                f"Checksum mismatch for {where}: its content was changed after it was published. "
+                f"Expected sha256 {stored}. Got {digest}."
+            )
+        parent_sha = _get(d, "parent_sha256", str, where, optional=True)
         version = _bounded_int(d, "version", where, 1, 10**8 - 1)
         parent = _get(d, "parent", int, where, optional=True)
         if parent is not None and not 1 <= parent < version:
@@ -280,7 +308,16 @@ class Manifest:
             nouns,
             Provenance.from_dict(_get(d, "provenance", dict, where), f"{where}, provenance"),
             d["format_version"],
+            parent_sha,
+            digest,
         )
+
+
+def content_sha256(obj: dict[str, Any]) -> str:
+    """sha256 of a metadata object's canonical JSON (sorted keys, no spaces): independent of how
+    the file was indented, so only a change of content changes it."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _vocab_list(vocab: dict[str, Any], key: str, where: str) -> list[str]:

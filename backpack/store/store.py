@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backpack.errors import BackpackError, ConflictError, NotAStoreError, NotFoundError, StoreError, invalid
+from backpack.errors import (
+    BackpackError,
+    ConflictError,
+    NotAStoreError,
+    NotFoundError,
+    StoreError,
+    invalid,
+)
 from backpack.store import _format as fmt
 from backpack.store import _tags as tags
 from backpack.store._format import check_vocabulary, utc_now
@@ -218,6 +226,12 @@ class Backpack:
         self._manifests[number] = manifest
         return manifest
 
+    def manifest_sha256(self, version: int | str) -> str:
+        """The content checksum of a version's manifest (what a child's ``parent_sha256`` holds)."""
+        digest = self.manifest_of(version).sha256
+        assert digest is not None  # from_dict always sets it
+        return digest
+
     def tag(self, name: str, version: int | str = "latest", force: bool = False) -> int:
         """Point tag ``name`` at ``version``; moving an existing tag needs ``force=True``.
 
@@ -228,7 +242,8 @@ class Backpack:
         """
         fmt.check_tag_name(name)
         self._backend._check_writable(f"tag {name!r}")
-        return tags.set_tag(self._backend, name, self.resolve(version), force)
+        number = self.resolve(version)
+        return tags.set_tag(self._backend, name, number, force, self.manifest_sha256(number))
 
     def delete_tag(self, name: str) -> None:
         """Delete tag ``name`` (the version it named stays)."""
@@ -269,9 +284,39 @@ class Backpack:
         self._backend._check_writable("publish a version")
         return VersionWriter(self, message=message, parent=parent, provenance=provenance)
 
+    def update(
+        self,
+        build: Callable[[VersionWriter], Any],
+        message: str = "",
+        provenance: dict[str, Any] | None = None,
+        retries: int = 100,
+    ) -> int:
+        """Publish a version made by ``build(writer)`` on top of the latest, retrying on conflicts.
+
+        When another writer publishes first, the attempt's data is deleted, the new latest is
+        read again and ``build`` runs again on it, so no writer's changes are lost.
+
+        Parameters
+        ----------
+        build : callable
+            Called with a fresh :class:`~backpack.store.transaction.VersionWriter` per attempt
+            (``v.add_task(...)``, ``v.remove_task(...)``); it must not commit.
+        retries : int
+            Attempts after the first before :class:`~backpack.errors.StaleParentError` is raised.
+
+        Returns
+        -------
+        int
+            The published version number.
+        """
+        from backpack.store.transaction import update_with_retry
+
+        return update_with_retry(self, build, message, provenance, retries)
+
     def _published(self, version: int) -> None:
         self._version = version
         self._views.clear()
+        fmt.advance_head(self._backend, version, self.manifest_sha256(version))
 
     # -- checks and exchange ------------------------------------------------------------------
     def verify(self, versions: list[int | str] | None = None) -> list[str]:
@@ -285,6 +330,12 @@ class Backpack:
         from backpack.store.verify import verify_store
 
         return verify_store(self, versions)
+
+    def orphans(self) -> list[Any]:
+        """Unreferenced data and temp leftovers (see :mod:`backpack.store.gc`); harmless, never read."""
+        from backpack.store.gc import find_orphans
+
+        return find_orphans(self)
 
     def export(self, path: str | Path, versions: list[int | str] | None = None) -> Path:
         """Write the store (or some versions) to one zip bundle; see :func:`export_bundle`."""

@@ -1,8 +1,11 @@
 """Publishing a version: data first (fresh prefixes), then the manifest by exclusive create.
 
-A crash before the manifest leaves only unreferenced data (never listed, harmless). Losing the
-race for number N (another writer's manifest appeared first) retries with the next free number,
-keeping the same parent and data, a bounded number of times.
+A crash before the manifest leaves only unreferenced data (never listed, harmless). A writer
+publishes only on top of the version that was latest when it started: the number it creates is
+that version + 1, so the exclusive create is a compare-and-swap on ``latest``. Losing it (another
+writer published first) raises :class:`~backpack.errors.StaleParentError` and deletes this
+writer's data, because publishing anyway would silently drop the other writer's changes (a lost
+update). :meth:`Backpack.update` retries such a build on the new latest.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from backpack.errors import BackpackError, ConflictError, NotFoundError, StoreError, invalid
+from backpack.errors import BackpackError, ConflictError, NotFoundError, StaleParentError, StoreError, invalid
 from backpack.store import _format as fmt
 from backpack.store import _validate as val
 from backpack.store._arrays import write_group
@@ -22,8 +26,6 @@ from backpack.store.manifest import Manifest, Provenance, TaskEntry
 
 if TYPE_CHECKING:
     from backpack.store.store import Backpack
-
-MAX_COMMIT_ATTEMPTS = 500
 
 
 class VersionWriter:
@@ -35,6 +37,8 @@ class VersionWriter:
         The published number (``None`` until committed).
     parent : int or None
         The version this one starts from.
+    base : int or None
+        The latest version when this writer started: it publishes ``base + 1`` or not at all.
     """
 
     def __init__(
@@ -42,6 +46,11 @@ class VersionWriter:
     ) -> None:
         if not isinstance(message, str):
             raise BackpackError(invalid("message", "new_version", "a string", type(message).__name__))
+        try:  # checked before any data is written (a bad argv byte arrives as a lone surrogate)
+            message.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = message.encode("utf-8", "backslashreplace")[max(exc.start - 10, 0) : exc.end + 10]
+            raise BackpackError(invalid("message", "new_version", "valid UTF-8 text", repr(bad))) from None
         from backpack import __version__
 
         prov = dict(provenance or {})
@@ -49,7 +58,8 @@ class VersionWriter:
         self._provenance = Provenance.from_dict(prov, "new_version(provenance=...)")
         self._bp = bp
         self.message = message
-        self.parent = bp.latest() if parent is None else bp.resolve(parent)
+        self.base = bp.latest()
+        self.parent = self.base if parent is None else bp.resolve(parent)
         self._tasks: dict[str, TaskEntry] = (
             dict(bp.manifest_of(self.parent).tasks) if self.parent is not None else {}
         )
@@ -123,48 +133,58 @@ class VersionWriter:
             self._delete_group(entry.path)
 
     def commit(self) -> int:
-        """Publish: the manifest is created exclusively at the next free number; returns it."""
+        """Publish: the manifest is created exclusively as ``base + 1``; returns that number.
+
+        Raises
+        ------
+        StaleParentError
+            Another writer published since this one started; this writer's data is deleted.
+            Retry on the new latest (:meth:`Backpack.update` does it for you).
+        """
         self._check_open()
         if not self._tasks:
             raise StoreError("Cannot publish an empty version: add at least one task.")
         backend = self._bp.backend
-        number = (self._bp.latest() or 0) + 1
-        for attempt in range(MAX_COMMIT_ATTEMPTS):
-            tasks = {
-                n: replace(t, written_in=number) if n in self._fresh else t for n, t in self._tasks.items()
-            }
-            manifest = Manifest(
-                number,
-                self.parent,
-                _utc(),
-                self.message,
-                tasks,
-                self._bp.verbs,
-                self._bp.nouns,
-                self._provenance,
-            )
-            payload = fmt.dumps(manifest.to_dict())
-            try:
-                backend.create_exclusive(fmt.version_key(number), payload)
-            except ConflictError:
-                # Someone published `number` first: take the next free one after a short jitter.
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-                number = max(number + 1, (self._bp.latest() or 0) + 1)
-                continue
-            except BaseException as exc:
-                if not self._published_anyway(fmt.version_key(number), payload):
-                    wrapped = _as_store_error(exc, self._bp.url, number)
-                    if wrapped is exc:
-                        raise
-                    raise wrapped from exc
-            self._done = True
-            self.version = number
-            self._bp._manifests[number] = manifest
-            self._bp._published(number)
-            return number
-        raise ConflictError(
-            f"Could not publish to store {self._bp.url!r}: lost the race for a version number "
-            f"{MAX_COMMIT_ATTEMPTS} times. The data is written but unreferenced; retry the publish."
+        number = (self.base or 0) + 1
+        latest = self._bp.latest()
+        if latest != self.base:
+            self._stale(latest)
+        tasks = {n: replace(t, written_in=number) if n in self._fresh else t for n, t in self._tasks.items()}
+        parent_sha = self._bp.manifest_sha256(self.parent) if self.parent is not None else None
+        manifest = Manifest(
+            number,
+            self.parent,
+            _utc(),
+            self.message,
+            tasks,
+            self._bp.verbs,
+            self._bp.nouns,
+            self._provenance,
+            parent_sha256=parent_sha,
+        )
+        payload = fmt.dumps(manifest.to_dict())
+        try:
+            backend.create_exclusive(fmt.version_key(number), payload)
+        except ConflictError:
+            self._stale(number)
+        except BaseException as exc:
+            if not self._published_anyway(fmt.version_key(number), payload):
+                wrapped = _as_store_error(exc, self._bp.url, number)
+                if wrapped is exc:
+                    raise
+                raise wrapped from exc
+        self._done = True
+        self.version = number
+        self._bp._manifests[number] = Manifest.from_dict(fmt.loads(payload, "new manifest"), "new manifest")
+        self._bp._published(number)
+        return number
+
+    def _stale(self, latest: int | None) -> None:
+        self.abort()
+        raise StaleParentError(
+            f"Cannot publish to store {self._bp.url!r}: version {latest} was published while this "
+            f"version was being built on top of version {self.base}, and publishing anyway would drop "
+            "its changes. Rebuild on the latest version (Backpack.update retries for you)."
         )
 
     def _published_anyway(self, key: str, payload: bytes) -> bool:
@@ -215,6 +235,29 @@ class VersionWriter:
             self.commit()
         else:
             self.abort()
+
+
+def update_with_retry(
+    bp: Backpack,
+    build: Callable[[VersionWriter], Any],
+    message: str,
+    provenance: dict[str, Any] | None,
+    retries: int,
+) -> int:
+    """:meth:`Backpack.update`: run ``build`` on a writer on the latest, again on each conflict."""
+    for attempt in range(retries + 1):
+        writer = bp.new_version(message=message, provenance=provenance)
+        try:
+            build(writer)
+            return writer.commit()
+        except StaleParentError:
+            if attempt == retries:
+                raise
+            time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # jitter: let the winner finish
+        except BaseException:
+            writer.abort()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _utc() -> str:

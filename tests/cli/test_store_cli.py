@@ -158,6 +158,7 @@ def test_verify_ok(pristine: Path) -> None:
         "versions": [1, 2],
         "ok": True,
         "problems": [],
+        "orphans": [],
     }
     assert run_json("verify", f"{pristine}@stable")["versions"] == [1]
     assert run("verify", pristine).stdout.strip().endswith("ok: checked 2 version(s)")

@@ -42,11 +42,16 @@ def version_tasks(seed: int, big: bool = False) -> dict[str, tuple[np.ndarray, n
 
 def publish(bp: Backpack, seed: int, big: bool = False) -> int:
     """Publish the version of ``seed`` through ``bp``; return its number."""
-    with bp.new_version(message=f"seed {seed}", provenance={"extra": {"seed": seed, "big": big}}) as v:
-        for name, (p, k, s) in version_tasks(seed, big).items():
+    tasks = version_tasks(seed, big)
+
+    def build(v: Any) -> None:
+        for name, (p, k, s) in tasks.items():
             v.add_task(name, p, k, s, index="flat")
-    assert v.version is not None
-    return v.version
+
+    # concurrent writers: a lost race rebuilds on the new latest instead of dropping its changes
+    return bp.update(
+        build, message=f"seed {seed}", provenance={"extra": {"seed": seed, "big": big}}, retries=10_000
+    )
 
 
 def new_store(path: str | Path, seed: int = 1, storage_options: dict[str, Any] | None = None) -> Backpack:

@@ -52,11 +52,14 @@ def symlink_info(name: str) -> zipfile.ZipInfo:
 
 
 def edit_manifest(store: Path, version: int, change: Callable[[dict[str, Any]], None]) -> None:
-    """Apply ``change`` to the parsed manifest of ``version`` and write it back in place."""
+    """Apply ``change`` to the parsed manifest of ``version`` and write it back in place, with its
+    checksum recomputed (a hostile writer can do that: the checks behind it are under test)."""
+    from tests.store.store_data import resign
+
     path = store / "versions" / f"{version:08d}.json"
     manifest = json.loads(path.read_text())
     change(manifest)
-    path.write_text(json.dumps(manifest))
+    path.write_text(json.dumps(resign(manifest)))
 
 
 def chunk_files(store: Path, version: int, task: str, array: str) -> list[Path]:

@@ -30,7 +30,9 @@ def test_kill_before_every_write_operation(server: ForkServer, tmp_path: Path) -
     new_store(store).close()
     status, lines = server.run("count", store, 2)
     assert status == 0
-    total = int(lines[-1].split()[1])
+    # the last 2 ops rewrite head.json (temp file + rename), after the commit: a kill there
+    # leaves the version published, which is right; the points below end at the commit
+    total = int(lines[-1].split()[1]) - 2
     assert total >= 20  # 2 tasks x 4 arrays x (metadata + chunk) + groups + manifest temp + link
     points = list(range(1, total + 1))
     if not FULL:  # a seeded sample in the default suite, always with the manifest temp file + link

@@ -66,3 +66,13 @@ def populate(url: str, storage_options: dict[str, Any] | None) -> dict[int, dict
     bp.tag("stable", 1)
     bp.close()
     return {1: {"ar": ar1, "lta": lta}, 2: {"ar": ar2, "lta": lta}}
+
+
+def resign(meta: dict) -> dict:
+    """Recompute an edited manifest's own checksum: what a hostile writer would do, so that the
+    field checks behind the checksum are what a test exercises."""
+    from backpack.store.manifest import content_sha256
+
+    if "manifest_sha256" in meta:
+        meta["manifest_sha256"] = content_sha256({k: v for k, v in meta.items() if k != "manifest_sha256"})
+    return meta

@@ -26,10 +26,9 @@ bp = Backpack.open(url, mode='a')
 rng = np.random.default_rng(proc)
 out = []
 for j in range(5):
-    with bp.new_version(message=f'p{proc}-{j}') as v:
-        protos = rng.normal(size=(6, 4)).astype(np.float32)
-        v.add_task(f'w{proc}', protos, [[proc, k] for k in range(6)], [j + 1] * 6)
-    out.append(v.version)
+    protos = rng.normal(size=(6, 4)).astype(np.float32)
+    build = lambda v: v.add_task(f'w{proc}', protos, [[proc, k] for k in range(6)], [j + 1] * 6)
+    out.append(bp.update(build, message=f'p{proc}-{j}', retries=1000))
 print(json.dumps(out))
 """
 

@@ -38,9 +38,8 @@ for i in range(n):
     protos = rng.normal(size=(20, 8)).astype(np.float32)
     flat = rng.choice(len(bp.verbs) * len(bp.nouns), size=20, replace=False)
     keys = np.stack([flat // len(bp.nouns), flat % len(bp.nouns)], axis=1)
-    with bp.new_version(message=f"w{writer}-{i}") as v:
-        v.add_task(f"w{writer}", protos, keys, np.full(20, 1 + i))
-    print(v.version, flush=True)
+    build = lambda v: v.add_task(f"w{writer}", protos, keys, np.full(20, 1 + i))
+    print(bp.update(build, message=f"w{writer}-{i}", retries=1000), flush=True)
 """
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from backpack.errors import ConflictError, NotFoundError
+from backpack.errors import ConflictError, NotFoundError, StaleParentError
 from backpack.store import Backpack
 
 VERBS, NOUNS = ("a", "b", "c"), ("x", "y", "z", "w")
@@ -48,6 +48,34 @@ class StoreMachine(RuleBasedStateMachine):
         expected = max(self.versions, default=0) + 1
         assert v.version == expected
         self.versions[expected] = dict(self.versions.get(base, {}) if base else {}, **{task: (seed, count)})
+
+    @precondition(lambda self: self.versions)
+    @rule(task=TASKS, seed=st.integers(0, 10**6), other=TASKS, retry=st.booleans())
+    def race(self, task: str, seed: int, other: str, retry: bool) -> None:
+        """A writer started on the latest loses to another writer: it conflicts (nothing of it
+        is published) or, through update(), rebuilds on the new latest; no update is lost."""
+        slow = self.bp.new_version(message="slow")
+        slow.add_task(task, *_arrays(seed, 3))
+        rival = Backpack.open(f"{self.dir}/s", mode="a")
+        latest = max(self.versions)
+        with rival.new_version(message="rival") as v:
+            v.add_task(other, *_arrays(seed + 1, 4))
+        self.versions[v.version] = dict(self.versions[latest], **{other: (seed + 1, 4)})
+        try:
+            slow.commit()
+        except StaleParentError:
+            pass
+        else:
+            raise AssertionError("a stale writer published")
+        if retry:
+            number = self.bp.update(lambda w: w.add_task(task, *_arrays(seed, 3)), message="retried")
+            self.versions[number] = dict(self.versions[number - 1], **{task: (seed, 3)})
+
+    @invariant()
+    def verifies_without_orphans(self) -> None:
+        if hasattr(self, "bp") and self.versions:
+            reader = Backpack.open(f"{self.dir}/s")
+            assert reader.verify() == [] and reader.orphans() == []
 
     @precondition(lambda self: any(len(t) > 1 for t in self.versions.values()))
     @rule(pick=st.integers(0, 10**6), which=st.integers(0, 10))

@@ -101,6 +101,10 @@ class Backend(abc.ABC):
         """Stored size of ``key`` in bytes (subclasses override with a cheap stat)."""
         return len(self.read(key))
 
+    def modified(self, key: str) -> float | None:
+        """When ``key`` was last written (seconds since the epoch), or ``None`` when unknown."""
+        return None
+
     def disk_usage(self, prefix: str) -> int:
         """Total stored bytes of every key under ``prefix``."""
         return sum(self.size(k) for k in self.list(prefix))

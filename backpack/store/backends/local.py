@@ -7,12 +7,13 @@ a reader sees either no file or the whole file, and two writers can never both w
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backpack._io import TMP_MARK, atomic_write
-from backpack.errors import ConflictError, NotFoundError
+from backpack.errors import ConflictError, NotFoundError, StoreError
 from backpack.store.backends.base import Backend, check_key
 
 if TYPE_CHECKING:
@@ -79,7 +80,14 @@ class LocalBackend(Backend):
         if not start.is_dir():
             return []
         keys: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(start):
+
+        def unreadable(exc: OSError) -> None:  # an unreadable folder is not an empty one
+            raise StoreError(
+                f"Cannot list {exc.filename or str(start)!r} in store {self.url!r}: "
+                f"{exc.strerror or exc} (errno {errno.errorcode.get(exc.errno or 0, exc.errno)})."
+            )
+
+        for dirpath, dirnames, filenames in os.walk(start, onerror=unreadable):
             dirnames[:] = [d for d in dirnames if not d.startswith(TMP_MARK)]
             rel = os.path.relpath(dirpath, base).replace(os.sep, "/")
             for name in filenames:
@@ -96,6 +104,12 @@ class LocalBackend(Backend):
     def size(self, key: str) -> int:
         try:
             return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
+
+    def modified(self, key: str) -> float | None:
+        try:
+            return self._path(key).stat().st_mtime
         except FileNotFoundError:
             raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
 

@@ -43,10 +43,16 @@ class ZipBackend(Backend):
             raise NotFoundError(f"No bundle at {url!r}.") from None
         except (zipfile.BadZipFile, OSError) as exc:
             raise BundleError(f"Bundle {url!r} is not a readable zip file (truncated?): {exc}.") from exc
-        # Entries with empty names (a NUL cut them) or directories are not keys; never read them.
-        self._infos = {
-            i.filename: i for i in self._zip.infolist() if i.filename and not i.filename.endswith("/")
-        }
+        from backpack.store.bundle import MAX_TOTAL_BYTES, check_entries
+
+        # The same checks as import_bundle (unsafe or duplicate names, symlinks, zip bombs, total
+        # size), so that reading in place trusts no more than unpacking does.
+        try:
+            infos = check_entries(self._zip, url, MAX_TOTAL_BYTES, require_root=False)
+        except BaseException:
+            self._zip.close()
+            raise
+        self._infos = {i.filename: i for i in infos}
         self._lock = threading.Lock()  # zarr reads from several threads
 
     @property
@@ -62,10 +68,16 @@ class ZipBackend(Backend):
         if info is None:
             raise NotFoundError(f"No key {key!r} in bundle {self.url!r}.")
         try:
-            with self._lock:
-                return self._zip.read(info)
+            with self._lock, self._zip.open(info) as f:
+                data = f.read(info.file_size + 1)  # never more than declared (and checked) + 1
         except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError: a damaged entry
             raise BundleError(f"Entry {key!r} of bundle {self.url!r} cannot be read: {exc}.") from exc
+        if len(data) != info.file_size:
+            raise BundleError(
+                f"Entry {key!r} of bundle {self.url!r} does not hold its declared size. "
+                f"Expected {info.file_size} bytes. Got {'more' if len(data) > info.file_size else len(data)}."
+            )
+        return data
 
     def write(self, key: str, data: bytes) -> None:
         self._check_writable(f"write {key!r}")
