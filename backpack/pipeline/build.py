@@ -234,13 +234,20 @@ def build_prototypes(
         },
     }
     default = f"add {add_task} from {Path(run.dir).name}" if add_task else f"build from {Path(run.dir).name}"
-    kwargs = {"parent": parent} if parent is not None else {}
-    with bp.new_version(message=message or default, provenance=provenance, **kwargs) as v:
+
+    def write(v: Any) -> None:
         for task, p in protos.items():
             v.add_task(task, p, keys, support)
+
+    if parent is None:  # on top of the latest: a rival's version is re-read and built on, never lost
+        version = bp.update(write, message=message or default, provenance=provenance)
+    else:  # an explicit parent that is no longer the latest is a conflict (StaleParentError)
+        with bp.new_version(message=message or default, provenance=provenance, parent=parent) as v:
+            write(v)
+        version = v.version
     if tag:
-        bp.tag(tag, v.version)
-    return int(broadcast_object(int(v.version)))
+        bp.tag(tag, version)
+    return int(broadcast_object(int(version)))
 
 
 __all__ = ["accumulate", "build_prototypes", "heads_on_ar", "open_or_create_store"]
