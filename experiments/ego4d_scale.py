@@ -18,7 +18,7 @@ float32 GEMM timed just before the stage. faiss's k-NN GEMMs are not in the coun
 
 Model widths: EgoPack's AR config (hidden 1024) and D_k 256 by default; batch sizes the CLI's.
 
-    python experiments/ego4d_scale.py --fractions 1/64,1/32,1/16 --out experiments/results/ego4d_scale
+    python experiments/ego4d_scale.py --fractions 1/64,1/32 --out experiments/results/ego4d_scale
 """
 
 from __future__ import annotations
