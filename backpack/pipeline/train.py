@@ -68,7 +68,7 @@ def train_run(
     opts = {name: getattr(RunConfig, name) for name in OPTIONS} | options
     names = parse_tasks(tasks)
     limit = dict(limit or {})
-    for t, n in limit.items():
+    for t in limit:
         if t not in names:
             raise ConfigError(invalid("limit", "train_run", f"a task among {names}", t))
     dev = resolve_device(device)
@@ -186,6 +186,6 @@ def _val_samples(ds: Any, task: str, seed: int, node_input: str = "sample") -> l
 
     path = layout.annotation_file(Path(ds.root), task, "val")
     if not path.is_file():
-        warnings.warn(f"No validation file {str(path)!r}: task {task!r} trains without validation metrics.")
+        warnings.warn(f"No validation file {str(path)!r}: task {task!r} trains without validation metrics.", stacklevel=2)
         return []
     return get_task(task).build_samples(ds, "val", train=False, seed=seed, node_input=node_input)

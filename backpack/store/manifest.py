@@ -293,7 +293,7 @@ class Manifest:
         verbs, nouns = (tuple(_vocab_list(vocab, k, where)) for k in ("verbs", "nouns"))
         raw_tasks = _get(d, "tasks", dict, where)
         tasks = {}
-        for name, t in raw_tasks.items():
+        for name in raw_tasks:
             entry = TaskEntry.from_dict(_get(raw_tasks, name, dict, where), where)
             if entry.name != name:
                 raise StoreError(invalid("name", f"{where}, task {name!r}", repr(name), repr(entry.name)))

@@ -115,7 +115,7 @@ class Backend(abc.ABC):
 
         return BackendZarrStore(self, prefix, read_only=read_only or self.read_only)
 
-    def flush(self, prefix: str) -> None:
+    def flush(self, prefix: str) -> None:  # noqa: B027 (optional hook, not abstract)
         """Make every key under ``prefix`` durable before a manifest refers to it (default: no-op,
         object stores acknowledge a PUT only once it is durable)."""
 
@@ -123,7 +123,7 @@ class Backend(abc.ABC):
         """The directory holding the keys when they are plain local files, else ``None``."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release files or connections (idempotent)."""
 
     # -- helpers for subclasses ---------------------------------------------------------------
