@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,10 +77,9 @@ def accumulate(
     Memory: the accumulator holds [P, D_k] float64 per task whatever the number of clips, and
     the AR graphs are built ``chunk_actions`` actions at a time (never all at once, never cached).
     """
-    from tqdm import tqdm
-
     from backpack.backbone.graph import GraphBatch
-    from backpack.distributed import all_reduce_sums, shard, world_size
+    from backpack.distributed import all_reduce_sums, is_main_process, shard, world_size
+    from backpack.progress import Progress
     from backpack.tasks.registry import get_task
 
     ar = get_task("ar")
@@ -89,22 +87,28 @@ def accumulate(
     acc = PrototypeAccumulator(((c.verb, c.noun) for c in clips), dims)
     was_training = model.training
     model.eval()
-    bar = tqdm(
-        total=len(clips), desc="build", unit="clip", disable=not progress, leave=False, file=sys.stderr
+    # under torch.distributed each rank forwards its own chunks (at least one chunk per rank)
+    per_chunk = min(chunk_actions, -(-len(clips) // world_size()))
+    mine = shard(clip_chunks(clips, per_chunk))
+    # rank 0 reports its own share (the ranks' shares are the same size to one chunk); the bar
+    # moves per forwarded batch, the slow part, not per chunk (one chunk is often all the clips)
+    bar = Progress(
+        sum(len(c) for c in mine), "build", unit="clips", enabled=progress and is_main_process(), leave=False
     )
     try:
-        # under torch.distributed each rank forwards its own chunks (at least one chunk per rank)
-        per_chunk = min(chunk_actions, -(-len(clips) // world_size()))
-        for chunk in shard(clip_chunks(clips, per_chunk)):
+        for chunk in mine:
             # centred sampling (train=False): deterministic, and every action is a unit exactly once
             samples = ar.build(_ClipSubset(ds, chunk), "train", False, np.random.default_rng(0))
+            done = 0
             for lo in range(0, len(samples), batch_size):
                 batch = GraphBatch.collate(samples[lo : lo + batch_size]).to(device)
                 _, feats = features(batch)
                 tgt = ar.targets(batch)
                 acc.update(torch.stack([tgt["verb"], tgt["noun"]], dim=1), feats)
-            # a data-parallel build would give each rank its chunks and all-reduce acc.sums/counts once
-            bar.update(len(chunk))
+                step = min(int(tgt["verb"].numel()), len(chunk) - done)
+                bar.update(step)
+                done += step
+            bar.update(len(chunk) - done)  # actions the graphs dropped still count as seen
     finally:
         bar.close()
         model.train(was_training)
