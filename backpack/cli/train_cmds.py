@@ -1,4 +1,4 @@
-"""``backpack train`` and ``backpack evaluate``: thin commands over :mod:`backpack.training`.
+"""``backpack train``: a thin command over :mod:`backpack.training`.
 
 Only click and the standard library are imported at module level (``backpack --help`` imports
 every CLI module); torch comes in when a command runs.
@@ -10,9 +10,17 @@ import warnings
 
 import click
 
-from backpack.cli._common import EXIT_USAGE, echo_json, fail, handle_errors, json_safe, log, report_run
+from backpack.cli import _checks
+from backpack.cli._common import (
+    EXIT_USAGE,
+    fail,
+    handle_errors,
+    interrupted,
+    log,
+    quiet_option,
+    report_run,
+)
 from backpack.cli._nproc import nproc_option
-from backpack.cli._store_args import parse_storage_options, storage_option_flag
 
 
 def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
@@ -28,6 +36,17 @@ def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
     return limits
 
 
+def _check_tasks(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--tasks ar,lta``: every name known (checked before anything is loaded)."""
+    names = [t.strip() for t in value.split(",") if t.strip()]
+    bad = [t for t in names if t not in _checks.TASKS]
+    if not names or bad:
+        raise click.BadParameter(
+            f"Expected a comma-separated list of {', '.join(_checks.TASKS)}. Got {value!r}.", ctx, param
+        )
+    return ",".join(names)
+
+
 def _show_warnings() -> None:
     # library warnings (skipped clips, clipped frames) go to stderr as one line each
     warnings.showwarning = lambda msg, *a, **k: log(f"Warning: {msg}")  # type: ignore[assignment]
@@ -38,10 +57,21 @@ def _show_warnings() -> None:
 @click.option(
     "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
 )
-@click.option("--tasks", required=True, help="Comma-separated tasks: ar, lta, oscc, pnr (one = single-task).")
+@click.option(
+    "--tasks",
+    required=True,
+    callback=_check_tasks,
+    help="Comma-separated tasks: ar, lta, oscc, pnr (one = single-task).",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN folder to write.")
-@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--epochs",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Passes over the training data.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds sampling, init and dropout.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option(
     "--model",
@@ -58,8 +88,14 @@ def _show_warnings() -> None:
     show_default=True,
     type=click.Choice(["auto", "dgl", "native"]),
 )
-@click.option("--hidden", default=256, show_default=True, type=click.IntRange(min=1))
-@click.option("--layers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--hidden",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Width of the backbone's nodes.",
+)
+@click.option("--layers", default=2, show_default=True, type=click.IntRange(min=1), help="Backbone layers.")
 @click.option(
     "--feat-dim",
     "feat_dim",
@@ -68,7 +104,13 @@ def _show_warnings() -> None:
     type=click.IntRange(min=1),
     help="Width of the task features f^k.",
 )
-@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option(
+    "--lr",
+    default=1e-3,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Adam learning rate.",
+)
 @click.option("--batch-size", "batch_size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--features", default="omnivore_video_swinl", show_default=True, help="Feature folder name.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
@@ -83,6 +125,7 @@ def _show_warnings() -> None:
     help="Train TASK on only N samples (seeded choice); repeatable.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
+@quiet_option
 @handle_errors
 def train_cmd(
     data: str,
@@ -103,6 +146,7 @@ def train_cmd(
     skip_missing: bool,
     limits: tuple[str, ...],
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Train a multi-task model (average of the task losses, Adam) and write a RUN folder.
 
@@ -140,97 +184,13 @@ def train_cmd(
             feat_dim=feat_dim,
             lr=lr,
             batch_size=batch_size,
+            progress=not (as_json or quiet),
         )
     except KeyboardInterrupt:
-        fail(
-            f"Interrupted. Every finished epoch is saved in {out}; continue with the same command and --resume."
-        )
+        interrupted(f"Every finished epoch is saved in {out}.")
         return
     from backpack.distributed import is_main_process
 
     if not is_main_process():  # under torchrun only rank 0 reports
         return
     report_run(run.dir, run.metrics_history, as_json)
-
-
-@click.command("evaluate")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
-@click.option(
-    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
-)
-@click.option("--split", default="val", show_default=True, help="Annotation split to evaluate.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option(
-    "--graph-engine",
-    "engine",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
-@click.option(
-    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
-)
-@click.option(
-    "--store",
-    "store",
-    default=None,
-    metavar="STORE[@V]",
-    help="For a `backpack learn` run: evaluate against this store (version) instead of the one it "
-    "was trained with (refused without this flag when the recorded one changed).",
-)
-@storage_option_flag
-@click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON on stdout.")
-@handle_errors
-def evaluate_cmd(
-    run_dir: str,
-    data: str,
-    split: str,
-    device: str,
-    engine: str,
-    skip_missing: bool,
-    store: str | None,
-    storage_option: tuple[str, ...],
-    as_json: bool,
-) -> None:
-    """Evaluate a trained RUN on a split: AR top-1, OSCC accuracy, LTA edit distance, PNR error (s).
-
-    \b
-    Examples:
-      backpack evaluate runs/mtl --data data/
-      backpack evaluate runs/mtl --data data/ --split val --json
-      backpack evaluate runs/oscc --data data/ --store store/@2   # a learn run, another store version
-      backpack evaluate runs/oscc --data data/ --storage-option endpoint_url=http://127.0.0.1:9000   # its s3 store
-    """
-    storage_options = parse_storage_options(storage_option)
-    _show_warnings()
-    from backpack.pipeline.learner_runs import is_learner_dir
-
-    if is_learner_dir(run_dir):
-        from backpack.pipeline.learn import evaluate_learner_run
-
-        raw = evaluate_learner_run(
-            run_dir,
-            data,
-            split=split,
-            device=device,
-            store=store,
-            skip_missing=skip_missing,
-            engine=engine,
-            storage_options=storage_options,
-        )
-    else:
-        if store is not None or storage_options:
-            flag = "--store" if store is not None else "--storage-option"
-            raise click.UsageError(f"{flag} applies only to runs of `backpack learn`.")
-        from backpack.pipeline.evaluate import evaluate_run
-
-        raw = evaluate_run(
-            run_dir, data, split=split, device=device, skip_missing=skip_missing, engine=engine
-        )
-    metrics = json_safe(raw)
-    if as_json:
-        echo_json(metrics)
-        return
-    for task, values in metrics.items():
-        shown = ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in values.items())
-        click.echo(f"{task}: {shown}")

@@ -164,6 +164,7 @@ def build_prototypes(
     progress: bool = True,
     chunk_actions: int = 2048,
     storage_options: dict[str, Any] | None = None,
+    allow_empty: bool = True,
 ) -> int:
     """Forward the AR train clips through ``run`` and publish its prototypes as a new store version.
 
@@ -183,11 +184,14 @@ def build_prototypes(
     storage_options : dict, optional
         Backend options of the store (s3: endpoint_url, key, secret, ...). Used to open it only:
         they are not part of the provenance (they may hold credentials).
+    allow_empty : bool
+        False: when every prototype, key and support count equals the parent version's, publish
+        nothing (``tag`` then names the parent) and return the parent's number.
 
     Returns
     -------
     int
-        The published version number.
+        The published version number (the parent's when nothing was published).
     """
     from backpack import __version__
     from backpack.pipeline.learn import is_learner_run
@@ -245,12 +249,47 @@ def build_prototypes(
     }
     default = f"add {add_task} from {Path(run.dir).name}" if add_task else f"build from {Path(run.dir).name}"
     kwargs = {"parent": parent} if parent is not None else {}
+    same = None if allow_empty else _same_as(bp, parent, protos, keys, support, storage_options)
+    if same is not None:
+        if tag:
+            bp.tag(tag, same)
+        return int(broadcast_object(same))
     with bp.new_version(message=message or default, provenance=provenance, **kwargs) as v:
         for task, p in protos.items():
             v.add_task(task, p, keys, support)
     if tag:
         bp.tag(tag, v.version)
     return int(broadcast_object(int(v.version)))
+
+
+def _same_as(
+    bp: Any,
+    parent: int | None,
+    protos: dict[str, Any],
+    keys: Any,
+    support: Any,
+    storage_options: dict[str, Any] | None,
+) -> int | None:
+    """The version the new one would copy (``parent``, default the latest) if nothing differs, else None."""
+    from backpack.store import Backpack
+
+    versions = bp.versions()
+    if not versions:
+        return None
+    base = versions[-1] if parent is None else int(parent)
+    old = Backpack.open(bp.url, version=base, storage_options=storage_options)
+    for task, p in protos.items():
+        if task not in old.task_names:
+            return None
+        view = old.task(task)
+        stored = np.asarray(view.prototypes)
+        if not (
+            np.array_equal(np.asarray(view.keys), np.asarray(keys))
+            and np.array_equal(np.asarray(view.support), np.asarray(support))
+            and np.array_equal(stored, np.asarray(p, dtype=stored.dtype))
+        ):
+            return None
+    return base
 
 
 __all__ = ["accumulate", "build_prototypes", "file_sha256", "heads_on_ar", "open_or_create_store"]
