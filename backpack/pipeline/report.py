@@ -44,6 +44,17 @@ def support_stats(support: Any) -> dict[str, float | int]:
     return {"min": int(s.min()), "median": float(np.median(s)), "max": int(s.max()), "total": int(s.sum())}
 
 
+def _spread_or_none(view: TaskView) -> dict[str, float] | None:
+    """:func:`cosine_spread` of a task, or None when its prototypes fail their checksum (``verify``
+    names that damage; ``inspect`` still shows everything else)."""
+    from backpack.errors import IntegrityError
+
+    try:
+        return cosine_spread(view.prototypes)
+    except IntegrityError:
+        return None
+
+
 def task_summary(view: TaskView, n_verbs: int, n_nouns: int) -> dict[str, Any]:
     """Dim, count, vocabulary coverage, support statistics, index and stored size of one task."""
     import numpy as np
@@ -63,8 +74,8 @@ def task_summary(view: TaskView, n_verbs: int, n_nouns: int) -> dict[str, Any]:
             "nouns_fraction": round(nouns / n_nouns, 4),
         },
         "support": support_stats(view.support),
-        "cosine": (spread := cosine_spread(view.prototypes)),
-        "collapsed": bool(spread["median"] > COLLAPSED_COSINE),
+        "cosine": (spread := _spread_or_none(view)),
+        "collapsed": None if spread is None else bool(spread["median"] > COLLAPSED_COSINE),
         "index": {
             "type": spec.type,
             "params": dict(spec.params),
@@ -150,7 +161,7 @@ def format_summary(s: dict[str, Any]) -> str:
         )
         sup_s = f"{sup['min']}/{sup['median']:g}/{sup['max']}"
         cos = t["cosine"]
-        cos_s = f"{cos['q25']:.2f}/{cos['median']:.2f}/{cos['q75']:.2f}"
+        cos_s = "damaged" if cos is None else f"{cos['q25']:.2f}/{cos['median']:.2f}/{cos['q75']:.2f}"
         lines.append(
             f"{t['name']:<12} {t['dim']:>5} {t['count']:>8} {t['coverage']['verbs']:>6} {t['coverage']['nouns']:>6} "
             f"{sup_s:>21} {cos_s:>20} {t['index']['type']:<6} {rec_s:>7} {_size(t['bytes']):>10}"
