@@ -42,7 +42,7 @@ def check_run_dir(run_dir: str, flag: str, kind: str = "train") -> None:
         )
     if kind == "learn" and not learner:
         fail(
-            f"Invalid value for '{flag}': {run_dir!r} is a run of `backpack train`. "
+            f"Invalid value for '{flag}': {run_dir!r} is a multi-task run of `backpack train`. "
             "Expected a run of `backpack learn` (it has no 'learner.json').",
             EXIT_USAGE,
         )
@@ -80,8 +80,8 @@ def check_k(bp: Any, k: int, novel: str, replace: bool) -> None:
     if counts and k > min(counts.values()):
         small = min(counts, key=counts.__getitem__)
         fail(
-            f"Invalid value for '--k'. Expected at most {counts[small]} (the prototypes of task {small!r} "
-            f"in store {bp.url!r} version {bp.version}). Got {k}.",
+            f"Invalid value for '--k'. The store task {small!r} has {counts[small]} prototypes, fewer "
+            f"than k = {k} (store {bp.url!r} version {bp.version}). Use --k {counts[small]} or less.",
             EXIT_USAGE,
         )
 

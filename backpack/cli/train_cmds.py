@@ -42,7 +42,10 @@ def _check_tasks(ctx: click.Context, param: click.Parameter, value: str) -> str:
     bad = [t for t in names if t not in _checks.TASKS]
     if not names or bad:
         raise click.BadParameter(
-            f"Expected a comma-separated list of {', '.join(_checks.TASKS)}. Got {value!r}.", ctx, param
+            (f"Unknown task {bad[0]!r}. " if bad else "")
+            + f"Expected a comma-separated list of {', '.join(_checks.TASKS)}. Got {value!r}.",
+            ctx,
+            param,
         )
     return ",".join(names)
 
