@@ -290,3 +290,28 @@ def test_inspect_plot_format(tmp_path: Path, fmt: str) -> None:
     )
     assert r.exit_code == 0, r.stderr
     assert (tmp_path / "m" / f"ar.{fmt}").is_file()
+
+
+def test_synth_folder_is_readable_by_others(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from backpack.data.synthetic_write import write_synthetic
+
+    umask = os.umask(0o022)
+    try:
+        out = write_synthetic(tmp_path / "data", seed=0, size="small")
+    finally:
+        os.umask(umask)
+    mode = stat.S_IMODE(out.stat().st_mode)
+    assert mode & stat.S_IROTH and mode & stat.S_IXOTH, oct(mode)
+
+
+def test_nproc_sets_omp_threads_so_torchrun_prints_no_banner(monkeypatch: pytest.MonkeyPatch) -> None:
+    import backpack.cli.launch as launch_mod
+
+    seen: list[dict[str, str]] = []
+    monkeypatch.setattr(launch_mod, "_run", lambda cmd, env, timeout: seen.append(env) or 0)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert launch_mod.launch(["build"], 2) == 0
+    assert int(seen[0]["OMP_NUM_THREADS"]) >= 1  # torchrun warns only when it is unset
