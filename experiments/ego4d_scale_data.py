@@ -119,7 +119,7 @@ def write_scaled(root: Path, fraction: float, dim: int = 1536, seed: int = 0) ->
             _features(feats, uid, frames, dim, rng)
             counts["videos"] += 1
         body = {"version": "scaled", "split": split, "clips": records}
-        layout.lta_file(root, split).write_text(json.dumps(body))
+        layout.annotation_file(root, "lta", split).write_text(json.dumps(body))
         counts[f"lta_{split}_actions"] = len(records)
         counts[f"lta_{split}_pairs"] = len({(r["verb_label"], r["noun_label"]) for r in records})
     for split, full in zip(layout.STANDARD_SPLITS, FULL["oscc_clips"]):
@@ -132,6 +132,6 @@ def write_scaled(root: Path, fraction: float, dim: int = 1536, seed: int = 0) ->
             _features(feats, uid, frames, dim, rng)
             counts["videos"] += 1
         body = {"version": "scaled", "split": split, "clips": records}
-        layout.oscc_file(root, split).write_text(json.dumps(body))
+        layout.annotation_file(root, "oscc", split).write_text(json.dumps(body))
         counts[f"oscc_{split}_clips"] = len(records)
     return counts

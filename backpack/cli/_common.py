@@ -109,8 +109,36 @@ def fail(msg: str, code: int = EXIT_FAILED_CHECK) -> None:
     sys.exit(code)
 
 
+# Library messages name Python calls; on the command line the same advice names flags/commands.
+_CLI_WORDS: tuple[tuple[str, str], ...] = (
+    ("Create one with Backpack.create().", "Create one with `backpack build RUN --data DATA --store STORE`."),
+    ("pass overwrite=True to replace it", "pass --overwrite to replace it"),
+    ("Use import_bundle() to unpack it into a directory", "Use `backpack import BUNDLE DIR` to unpack it"),
+)
+_SKIP_MISSING = ". Pass skip_missing=True (--skip-missing) to drop them."
+
+
+def cli_words(message: str, command: click.Command | None = None) -> str:
+    """``message`` with its Python hints (``Backpack.create()``, ``overwrite=True``...) in CLI words.
+
+    The ``--skip-missing`` hint is kept only for commands that have the flag.
+    """
+    for python, cli in _CLI_WORDS:
+        message = message.replace(python, cli)
+    if _SKIP_MISSING in message:
+        has_flag = command is not None and any(p.name == "skip_missing" for p in command.params)
+        name = command.name if command is not None else "this command"
+        hint = (
+            ". Pass --skip-missing to drop them."
+            if has_flag
+            else f". Add the missing feature files (`backpack {name}` uses every clip of the data)."
+        )
+        message = message.replace(_SKIP_MISSING, hint)
+    return message.replace("skip_missing=True", "--skip-missing")
+
+
 def handle_errors(func: F) -> F:
-    """Turn a :class:`BackpackError` into a one-line message: exit code 2 (bad input), 1 (a failed check)."""
+    """Turn a :class:`BackpackError` into a one-line message (in CLI words): exit code 2 (bad input), 1 (a failed check)."""
     import functools
 
     @functools.wraps(func)
@@ -120,7 +148,8 @@ def handle_errors(func: F) -> F:
         except CheckError as exc:
             fail(str(exc), code=EXIT_FAILED_CHECK)
         except BackpackError as exc:
-            fail(str(exc), code=EXIT_USAGE)
+            ctx = click.get_current_context(silent=True)
+            fail(cli_words(str(exc), ctx.command if ctx else None), code=EXIT_USAGE)
         except OSError as exc:  # full disk, read-only file system, ulimit -f: one line, exit 1
             from backpack.errors import os_error_message
 
@@ -153,3 +182,32 @@ def apply_preset(
         if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
             out[name] = value
     return out
+
+
+def quiet_option(func: F) -> F:
+    """``--quiet / -q``: no progress on stderr (warnings and errors still go there)."""
+    return click.option("--quiet", "-q", "quiet", is_flag=True, help="No progress output on stderr.")(func)
+
+
+def resume_command(extra: tuple[str, ...] = ("--resume",)) -> str:
+    """The command line that re-runs the current command (plus ``extra`` when not already given)."""
+    import shlex
+
+    from backpack.cli._nproc import command_argv
+
+    ctx = click.get_current_context()
+    # only what the user typed (defaults stay implicit); --nproc kept: the job resumes as it ran
+    defaults = tuple(
+        name for name in ctx.params if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT
+    )
+    argv = command_argv(ctx, skip=defaults)
+    argv += [e for e in extra if e not in argv]
+    return "backpack " + shlex.join(argv)
+
+
+def interrupted(kept: str, extra: tuple[str, ...] = ("--resume",)) -> None:
+    """The one way ``build``, ``learn`` and ``train`` end on Ctrl-C: what was kept, and how to go on.
+
+    Exits with code 1 (the run did not finish) after one line on stderr.
+    """
+    fail(f"Interrupted. {kept} Continue with: {resume_command(extra)}")

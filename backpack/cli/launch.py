@@ -155,6 +155,8 @@ def launch(
     command line (see :data:`HIDDEN_ARGS_VAR`).
     """
     run_env = dict(os.environ if env is None else env)
+    # torchrun prints a banner about OMP_NUM_THREADS when it is unset: set it (cores per process)
+    run_env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     argv = list(argv)
     if tuple(entry) == ("-m", WORKER_MODULE):  # only our worker knows to put them back
         argv, hidden = hide_storage_options(argv)

@@ -1,4 +1,4 @@
-"""``backpack build``, ``backpack learn`` and ``backpack explain`` (EgoPack).
+"""``backpack learn`` (EgoPack).
 
 Only click and the standard library at import time; torch and the learner load inside commands.
 """
@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import click
 
-from backpack.cli._common import apply_preset, echo_json, handle_errors, log, preset_option, report_run
+from backpack.cli import _checks
+from backpack.cli._common import (
+    apply_preset,
+    handle_errors,
+    interrupted,
+    preset_option,
+    quiet_option,
+    report_run,
+)
 from backpack.cli._nproc import nproc_option  # click + stdlib only
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
 from backpack.pipeline.learner_runs import LearnConfig  # torch-free: the defaults of a learn run
@@ -19,118 +27,23 @@ def _main_process() -> bool:
     return is_main_process()
 
 
-@click.command("build")
+@click.command("learn", short_help="Learn a novel task with the backpack (EgoPack) or without it (MTL+FT).")
 @nproc_option  # --nproc N: rerun under torchrun
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
+@click.option("--task", "task", required=True, type=_checks.task_choice(), help="The novel task.")
 @click.option(
-    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
+    "--data",
+    "data",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Data root (Ego4D layout).",
 )
-@click.option("--store", "store", required=True, help="Store to publish to (created if missing).")
-@storage_option_flag
-@click.option("--tag", default=None, help="Tag the new version with NAME.")
-@click.option("--message", "-m", default=None, help="Log message of the new version.")
 @click.option(
-    "--add-task",
-    "add_task",
-    default=None,
-    metavar="T",
-    help="RUN is a `backpack learn` run of T: add only T's prototypes on top of its store version.",
+    "--from",
+    "base",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The multi-task RUN of `backpack train`.",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option(
-    "--graph-engine",
-    "engine",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
-@click.option("--batch-size", "batch_size", default=64, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--select",
-    default="last",
-    show_default=True,
-    type=click.Choice(["last", "best"]),
-    help="Weights of a `backpack train` RUN: its last epoch, or its best by the selection metric.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON on stdout.")
-@handle_errors
-def build_cmd(
-    run_dir: str,
-    data: str,
-    store: str,
-    storage_option: tuple[str, ...],
-    tag: str | None,
-    message: str | None,
-    add_task: str | None,
-    device: str,
-    engine: str,
-    batch_size: int,
-    select: str,
-    as_json: bool,
-) -> None:
-    """Build the backpack: per-(verb, noun) prototypes of every head of RUN, as a new store version.
-
-    Forwards the AR train clips (centred sub-segments) through RUN's backbone and heads and
-    averages each head's features per (verb, noun) pair (float64 sums, streaming).
-
-    \b
-    Examples:
-      backpack build runs/mtl --data data/ --store store/ --tag mtl-v1
-      backpack build runs/oscc --data data/ --store store/ --add-task oscc
-      backpack build runs/mtl --data data/ --store s3://bucket/egopack --tag v1 --nproc 2   # torchrun
-      backpack build runs/mtl --data data/ --store s3://bucket/egopack \\
-          --storage-option endpoint_url=http://127.0.0.1:9000 --storage-option key=KEY --storage-option secret=SECRET
-    """
-    storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
-    from backpack.data import Ego4DDataset
-    from backpack.pipeline.build import build_prototypes
-    from backpack.pipeline.devices import resolve_device
-    from backpack.pipeline.evaluate import describe_weights
-    from backpack.pipeline.runs import load_run, run_kind
-
-    dev = str(resolve_device(device))
-    # a learn run's store (its recorded URL) is opened with the same options as the target store
-    options = storage_options if run_kind(run_dir) == "learn" else None
-    run = load_run(run_dir, device=dev, engine=engine, select=select, storage_options=options)
-    log(describe_weights(run))
-    from backpack.pipeline.evaluate import recorded_feature_time
-
-    # the prototypes come from the AR train clips only: the other files are not read
-    ds = Ego4DDataset(
-        data,
-        features=run.model_config.features,
-        tasks=["ar"],
-        splits=["train"],
-        **recorded_feature_time(run.model_config),
-    )
-    version = build_prototypes(
-        run,
-        ds,
-        store,
-        tag=tag,
-        message=message,
-        add_task=add_task,
-        batch_size=batch_size,
-        device=dev,
-        progress=not as_json,
-        storage_options=storage_options,
-    )
-    if not _main_process():  # under torchrun only rank 0 reports
-        return
-    result = {"store": store, "version": version, "tag": tag, "added_task": add_task}
-    if as_json:
-        echo_json(result)
-    else:
-        log(f"Published version {version} of {store}" + (f" (tag {tag})" if tag else "") + ".")
-
-
-@click.command("learn")
-@nproc_option  # --nproc N: rerun under torchrun
-@click.option("--task", "task", required=True, help="The novel task: ar, lta, oscc or pnr.")
-@click.option(
-    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
-)
-@click.option("--from", "base", required=True, type=click.Path(file_okay=False), help="The multi-task RUN.")
 @click.option(
     "--store", "store", default=None, help="STORE[@TAG]: the backpack (not needed with --no-backpack)."
 )
@@ -138,11 +51,12 @@ def build_cmd(
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN2 folder to write.")
 @click.option(
     "--k",
+    "-k",
     "k",
     default=LearnConfig.k,
     show_default=True,
     type=click.IntRange(min=0),
-    help="Nearest prototypes per layer (0 = no interaction, i.e. MTL+FT).",
+    help="Nearest prototypes per layer (0 = no interaction, i.e. MTL+FT); -k as in `query`.",
 )
 @click.option(
     "--depth",
@@ -160,8 +74,20 @@ def build_cmd(
 @click.option(
     "--limit", default=None, type=click.IntRange(min=1), help="Use only N labelled training samples."
 )
-@click.option("--epochs", default=LearnConfig.epochs, show_default=True, type=click.IntRange(min=1))
-@click.option("--lr", default=LearnConfig.lr, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option(
+    "--epochs",
+    default=LearnConfig.epochs,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Passes over the labels.",
+)
+@click.option(
+    "--lr",
+    default=LearnConfig.lr,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Adam learning rate of the new parts.",
+)
 @click.option(
     "--base-lr-scale",
     "base_lr_scale",
@@ -189,6 +115,7 @@ def build_cmd(
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same settings).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
+@quiet_option
 @handle_errors
 def learn_cmd(
     task: str,
@@ -212,6 +139,7 @@ def learn_cmd(
     engine: str,
     resume: bool,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Learn a novel task with the backpack (EgoPack, eq. 3) or without it (--no-backpack: MTL+FT).
 
@@ -220,17 +148,28 @@ def learn_cmd(
       backpack learn --task oscc --data data/ --from runs/mtl --store store/@mtl-v1 --out runs/oscc
       backpack learn --task oscc --data data/ --from runs/mtl --no-backpack --out runs/oscc-ft
       backpack learn --task oscc --data ~/ego4d/v1 --from runs/mtl --store store/ --out runs/o --preset paper
-      backpack learn --task oscc --data data/ --from runs/mtl --store store/ --out runs/k8 --k 8 --limit 100
+      backpack learn --task oscc --data data/ --from runs/mtl --store store/ --out runs/k8 -k 8 --limit 100
       backpack learn --task oscc --data data/ --from runs/mtl --store store/@v1 --out runs/oscc --nproc 2
       backpack learn --task oscc --data data/ --from runs/mtl --store s3://bucket/egopack@v1 --out runs/oscc \\
           --storage-option endpoint_url=http://127.0.0.1:9000 --storage-option key=KEY --storage-option secret=SECRET
     """
     storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
+    # cheap checks first (no torch yet): a wrong flag, run or store fails in a second
+    if no_backpack and store is not None:
+        raise click.UsageError(
+            "--store and --no-backpack exclude each other: the MTL+FT baseline reads no store."
+        )
+    _checks.check_run_dir(base, "--from", "train")
+    if not no_backpack and k > 0:
+        if store is None:
+            raise click.UsageError(
+                "Missing option '--store' (or pass --no-backpack for the MTL+FT baseline)."
+            )
+        bp = _checks.open_store_ref(store, storage_options)
+        _checks.check_k(bp, k, task, replace)
     from backpack.pipeline.learn import learn_novel_task
     from backpack.pipeline.learner_runs import LearnConfig
-    from backpack.tasks.registry import get_task
 
-    get_task(task)  # unknown names list the known ones
     chosen = apply_preset(
         preset,
         [task],
@@ -254,17 +193,21 @@ def learn_cmd(
         seed=seed,
         engine=engine,
     )
-    run = learn_novel_task(
-        data,
-        base,
-        store,
-        out,
-        config,
-        device=device,
-        progress=not as_json,
-        resume=resume,
-        storage_options=storage_options,
-    )
+    try:
+        run = learn_novel_task(
+            data,
+            base,
+            store,
+            out,
+            config,
+            device=device,
+            progress=not (as_json or quiet),
+            resume=resume,
+            storage_options=storage_options,
+        )
+    except KeyboardInterrupt:
+        interrupted(f"Every finished epoch is saved in {out}.")
+        return
     if not _main_process():  # under torchrun only rank 0 reports
         return
     report_run(
@@ -275,46 +218,3 @@ def learn_cmd(
         store=run.config.store_url or None,
         store_version=run.config.store_version,
     )
-
-
-@click.command("explain")
-@click.argument("run_dir", metavar="RUN2", type=click.Path(file_okay=False))
-@click.option(
-    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
-)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG files.")
-@click.option("--store", "store", default=None, help="STORE[@V] to use instead of the one RUN2 recorded.")
-@storage_option_flag
-@click.option("--split", default="val", show_default=True, help="Annotation split to explain.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--json", "as_json", is_flag=True, help="Print only the list of written files as JSON.")
-@handle_errors
-def explain_cmd(
-    run_dir: str,
-    data: str,
-    out: str,
-    store: str | None,
-    storage_option: tuple[str, ...],
-    split: str,
-    device: str,
-    as_json: bool,
-) -> None:
-    """Pictures of what a `backpack learn` run retrieves (paper Fig. 5) and, for AR, confusion matrices (Fig. 6).
-
-    \b
-    Examples:
-      backpack explain runs/oscc --data data/ --out pictures/
-      backpack explain runs/ar --data data/ --out pictures/ --json
-      backpack explain runs/oscc --data data/ --out pictures/ --storage-option endpoint_url=http://127.0.0.1:9000
-    """
-    storage_options = parse_storage_options(storage_option)
-    from backpack.pipeline.explain import explain_run
-
-    files = explain_run(
-        run_dir, data, out, store=store, split=split, device=device, storage_options=storage_options
-    )
-    if as_json:
-        echo_json({"files": [str(f) for f in files]})
-    else:
-        for f in files:
-            log(f"wrote {f}")

@@ -26,18 +26,31 @@ COMMANDS: dict[str, str] = {
     # data and model
     "synth": "backpack.cli.data_cmds:synth_cmd",
     "train": "backpack.cli.train_cmds:train_cmd",
-    "evaluate": "backpack.cli.train_cmds:evaluate_cmd",
+    "evaluate": "backpack.cli.evaluate_cmd:evaluate_cmd",
     "predict": "backpack.cli.predict_cmd:predict_cmd",
     # backpack building and the novel-task learner
-    "build": "backpack.cli.learn_cmds:build_cmd",
+    "build": "backpack.cli.build_cmd:build_cmd",
     "learn": "backpack.cli.learn_cmds:learn_cmd",
-    "explain": "backpack.cli.learn_cmds:explain_cmd",
+    "explain": "backpack.cli.figure_cmds:explain_cmd",
+    "curves": "backpack.cli.figure_cmds:curves_cmd",
     "demo": "backpack.cli.demo_cmd:demo_cmd",
 }
 
 
 class LazyGroup(click.Group):
-    """A click group whose commands are imported only when used."""
+    """A click group whose commands are imported only when used; a mistyped name gets a suggestion."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=2, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint} See 'backpack --help' for the commands.")
+        return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -54,8 +67,14 @@ class LazyGroup(click.Group):
                 return None  # not part of this build
             raise click.ClickException(
                 f"Command {cmd_name!r} needs the package {exc.name!r}, which is not installed."
-            )
-        return getattr(module, attr)
+            ) from None
+        cmd = getattr(module, attr)
+        if cmd.short_help is None and cmd.help:
+            # click's own summary stops at the first ". " ("EgoPack, eq." / "Fig."): use the whole
+            # first paragraph instead (click then wraps it, never cuts it)
+            first = cmd.help.split("\n\n")[0]
+            cmd.short_help = " ".join(first.replace("\b", "").split())
+        return cmd
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -25,12 +25,29 @@ from backpack.cli._store_args import version_arg as _version_arg
 @click.option(
     "--plot", "plot_dir", type=click.Path(file_okay=False), help="Write a similarity-map PNG per task here."
 )
+@click.option(
+    "--format",
+    "fmt",
+    default="png",
+    show_default=True,
+    type=click.Choice(["png", "pdf", "svg"]),
+    help="Plot format.",
+)
+@click.option("--dpi", default=150, show_default=True, type=click.IntRange(min=10), help="Plot resolution.")
 @_json_flag
 @_common
 def inspect_cmd(
-    store: str, version: str | None, plot_dir: str | None, as_json: bool, storage_option: tuple[str, ...]
+    store: str,
+    version: str | None,
+    plot_dir: str | None,
+    fmt: str,
+    dpi: int,
+    as_json: bool,
+    storage_option: tuple[str, ...],
 ) -> None:
-    """Show a store: versions, tags, tasks, dims, counts, coverage, support, sizes, indexes.
+    """Show a store: versions, tags, tasks, dims, counts, coverage, support, cosine spread, sizes, indexes.
+
+    A task whose prototypes' median pairwise cosine exceeds 0.95 is reported as collapsed.
 
     \b
     Examples:
@@ -38,13 +55,14 @@ def inspect_cmd(
       backpack inspect store/@v1 --json
       backpack inspect s3://bucket/store --storage-option endpoint_url=http://127.0.0.1:9000
       backpack inspect store/ --plot maps/      # maps/<task>.png (needs matplotlib)
+      backpack inspect store/ --plot maps/ --format pdf
     """
     from backpack.pipeline.report import format_summary, plot_similarity_maps, store_summary
 
     with _open(store, version, storage_option) as bp:
         summary = store_summary(bp)
         if plot_dir is not None:
-            summary["plots"] = [str(p) for p in plot_similarity_maps(bp, plot_dir)]
+            summary["plots"] = [str(p) for p in plot_similarity_maps(bp, plot_dir, fmt, dpi)]
     if as_json:
         echo_json(json_safe(summary))  # a NaN in a manifest prints as null: always valid JSON
         return
@@ -90,10 +108,9 @@ def log_cmd(store: str, as_json: bool, storage_option: tuple[str, ...]) -> None:
     for e in entries:  # a hostile store must not forge lines or escapes in the terminal
         tags = f" ({', '.join(e['tags'])})" if e["tags"] else ""
         tasks = _printable(", ".join(f"{n}:{c}" for n, c in e["tasks"].items()))
-        click.echo(
-            f"version {e['version']}{tags}  {_printable(e['created_at'])}  parent {e['parent']}\n"
-            f"    {_printable(e['message']) or '(no message)'}\n    tasks {tasks}"
-        )
+        parent = "-" if e["parent"] is None else e["parent"]
+        click.echo(f"version {e['version']}{tags}  {_printable(e['created_at'])}  parent {parent}")
+        click.echo(f"    {_printable(e['message']) or '(no message)'}\n    tasks {tasks}")
 
 
 def _printable(text: str) -> str:

@@ -1,4 +1,4 @@
-"""``backpack train`` and ``backpack evaluate``: thin commands over :mod:`backpack.training`.
+"""``backpack train``: a thin command over :mod:`backpack.training`.
 
 Only click and the standard library are imported at module level (``backpack --help`` imports
 every CLI module); torch comes in when a command runs.
@@ -10,21 +10,20 @@ import warnings
 
 import click
 
+from backpack.cli import _checks
 from backpack.cli._common import (
     EXIT_USAGE,
     apply_preset,
-    echo_json,
     fail,
-    format_metric,
     handle_errors,
-    json_safe,
+    interrupted,
     log,
     preset_option,
+    quiet_option,
     report_run,
     show_data_log,
 )
 from backpack.cli._nproc import nproc_option
-from backpack.cli._store_args import parse_storage_options, storage_option_flag
 from backpack.pipeline.runs import RunConfig  # torch-free: the defaults of a run live there
 
 
@@ -41,6 +40,20 @@ def _parse_limits(values: tuple[str, ...]) -> dict[str, int]:
     return limits
 
 
+def _check_tasks(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--tasks ar,lta``: every name known (checked before anything is loaded)."""
+    names = [t.strip() for t in value.split(",") if t.strip()]
+    bad = [t for t in names if t not in _checks.TASKS]
+    if not names or bad:
+        raise click.BadParameter(
+            (f"Unknown task {bad[0]!r}. " if bad else "")
+            + f"Expected a comma-separated list of {', '.join(_checks.TASKS)}. Got {value!r}.",
+            ctx,
+            param,
+        )
+    return ",".join(names)
+
+
 def _show_warnings() -> None:
     # library warnings (skipped clips, clipped frames) go to stderr as one line each
     warnings.showwarning = lambda msg, *a, **k: log(f"Warning: {msg}")  # type: ignore[assignment]
@@ -52,10 +65,23 @@ def _show_warnings() -> None:
 @click.option(
     "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
 )
-@click.option("--tasks", required=True, help="Comma-separated tasks: ar, lta, oscc, pnr (one = single-task).")
+@click.option(
+    "--tasks",
+    required=True,
+    callback=_check_tasks,
+    help="Comma-separated tasks: ar, lta, oscc, pnr (one = single-task).",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="RUN folder to write.")
-@click.option("--epochs", default=RunConfig.epochs, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=RunConfig.seed, show_default=True, type=int)
+@click.option(
+    "--epochs",
+    default=RunConfig.epochs,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Passes over the training data.",
+)
+@click.option(
+    "--seed", default=RunConfig.seed, show_default=True, type=int, help="Seeds sampling, init and dropout."
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option(
     "--model",
@@ -72,8 +98,20 @@ def _show_warnings() -> None:
     show_default=True,
     type=click.Choice(["auto", "dgl", "native"]),
 )
-@click.option("--hidden", default=RunConfig.hidden, show_default=True, type=click.IntRange(min=1))
-@click.option("--layers", default=RunConfig.layers, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--hidden",
+    default=RunConfig.hidden,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Width of the backbone's nodes.",
+)
+@click.option(
+    "--layers",
+    default=RunConfig.layers,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Backbone layers.",
+)
 @click.option(
     "--feat-dim",
     "feat_dim",
@@ -82,7 +120,13 @@ def _show_warnings() -> None:
     type=click.IntRange(min=1),
     help="Width of the task features f^k.",
 )
-@click.option("--lr", default=RunConfig.lr, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option(
+    "--lr",
+    default=RunConfig.lr,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Adam learning rate.",
+)
 @click.option(
     "--batch-size", "batch_size", default=RunConfig.batch_size, show_default=True, type=click.IntRange(min=1)
 )
@@ -144,6 +188,7 @@ def _show_warnings() -> None:
     help="Train TASK on only N samples (seeded choice); repeatable.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
+@quiet_option
 @handle_errors
 def train_cmd(
     data: str,
@@ -171,6 +216,7 @@ def train_cmd(
     skip_missing: bool,
     limits: tuple[str, ...],
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Train a multi-task model (average of the task losses, Adam) and write a RUN folder.
 
@@ -223,108 +269,13 @@ def train_cmd(
             weight_decay=weight_decay,
             standardize=standardize,
             select_metric=select_metric,
+            progress=not (as_json or quiet),
         )
     except KeyboardInterrupt:
-        fail(
-            f"Interrupted. Every finished epoch is saved in {out}; continue with the same command and --resume."
-        )
+        interrupted(f"Every finished epoch is saved in {out}.")
         return
     from backpack.distributed import is_main_process
 
     if not is_main_process():  # under torchrun only rank 0 reports
         return
     report_run(run.dir, run.metrics_history, as_json)
-
-
-@click.command("evaluate")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
-@click.option(
-    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
-)
-@click.option("--split", default="val", show_default=True, help="Annotation split to evaluate.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option(
-    "--graph-engine",
-    "engine",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
-@click.option(
-    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
-)
-@click.option(
-    "--store",
-    "store",
-    default=None,
-    metavar="STORE[@V]",
-    help="For a `backpack learn` run: evaluate against this store (version) instead of the one it "
-    "was trained with (refused without this flag when the recorded one changed).",
-)
-@click.option(
-    "--select",
-    default="last",
-    show_default=True,
-    type=click.Choice(["last", "best"]),
-    help="Weights of the last epoch, or of the best epoch by the run's selection metric (chosen on "
-    "val: reporting val with it flatters the numbers).",
-)
-@click.option(
-    "--probe",
-    is_flag=True,
-    help="Also show the linear-probe floor (AR, OSCC) on the same data and split.",
-)
-@storage_option_flag
-@click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON on stdout.")
-@handle_errors
-def evaluate_cmd(
-    run_dir: str,
-    data: str,
-    split: str,
-    device: str,
-    engine: str,
-    skip_missing: bool,
-    store: str | None,
-    select: str,
-    probe: bool,
-    storage_option: tuple[str, ...],
-    as_json: bool,
-) -> None:
-    """Evaluate a trained RUN on a split: AR top-1, OSCC accuracy, LTA edit distance, PNR error (s).
-
-    \b
-    Examples:
-      backpack evaluate runs/mtl --data data/
-      backpack evaluate runs/mtl --data data/ --split val --json
-      backpack evaluate runs/ar --data data/ --select best --probe   # best epoch, beside the floor
-      backpack evaluate runs/oscc --data data/ --store store/@2   # a learn run, another store version
-      backpack evaluate runs/oscc --data data/ --storage-option endpoint_url=http://127.0.0.1:9000   # its s3 store
-    """
-    storage_options = parse_storage_options(storage_option)
-    _show_warnings()
-    from backpack.pipeline.evaluate import evaluate_run
-
-    raw = evaluate_run(
-        run_dir,
-        data,
-        split=split,
-        device=device,
-        skip_missing=skip_missing,
-        engine=engine,
-        select=select,
-        store=store,
-        storage_options=storage_options,
-    )
-    if probe:
-        from backpack.pipeline.linear_probe import PROBE_TASKS, linear_probe
-
-        names = [t for t in raw if t in PROBE_TASKS]
-        if names:
-            raw = {**raw, "linear_probe": linear_probe(data, names, split=split, skip_missing=skip_missing)}
-    metrics = json_safe(raw)
-    if as_json:
-        echo_json(metrics)
-        return
-    for task, values in metrics.items():
-        shown = ", ".join(format_metric(k, v) for k, v in values.items())
-        click.echo(f"{task}: {shown}")

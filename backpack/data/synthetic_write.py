@@ -87,6 +87,10 @@ def write_synthetic(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         write_data(data, tmp)
+        # mkdtemp makes a 0700 folder; a dataset is meant to be read by others (umask still applies)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         if out.exists():
             out.rmdir()  # empty (checked above); os.replace cannot replace a directory
         os.replace(tmp, out)

@@ -7,7 +7,6 @@ published as one store version with provenance.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,10 +76,9 @@ def accumulate(
     Memory: the accumulator holds [P, D_k] float64 per task whatever the number of clips, and
     the AR graphs are built ``chunk_actions`` actions at a time (never all at once, never cached).
     """
-    from tqdm import tqdm
-
     from backpack.backbone.graph import GraphBatch
-    from backpack.distributed import all_reduce_sums, shard, world_size
+    from backpack.distributed import all_reduce_sums, is_main_process, shard, world_size
+    from backpack.progress import Progress
     from backpack.tasks._clips import node_input_of
     from backpack.tasks.registry import get_task
 
@@ -89,24 +87,30 @@ def accumulate(
     acc = PrototypeAccumulator(((c.verb, c.noun) for c in clips), dims)
     was_training = model.training
     model.eval()
-    bar = tqdm(
-        total=len(clips), desc="build", unit="clip", disable=not progress, leave=False, file=sys.stderr
+    # under torch.distributed each rank forwards its own chunks (at least one chunk per rank)
+    per_chunk = min(chunk_actions, -(-len(clips) // world_size()))
+    mine = shard(clip_chunks(clips, per_chunk))
+    # rank 0 reports its own share (the ranks' shares are the same size to one chunk); the bar
+    # moves per forwarded batch, the slow part, not per chunk (one chunk is often all the clips)
+    bar = Progress(
+        sum(len(c) for c in mine), "build", unit="clips", enabled=progress and is_main_process(), leave=False
     )
     try:
-        # under torch.distributed each rank forwards its own chunks (at least one chunk per rank)
-        per_chunk = min(chunk_actions, -(-len(clips) // world_size()))
-        for chunk in shard(clip_chunks(clips, per_chunk)):
+        for chunk in mine:
             # centred sampling (train=False): deterministic, and every action is a unit exactly once
             samples = ar.build(
                 _ClipSubset(ds, chunk), "train", False, np.random.default_rng(0), node_input_of(model)
             )
+            done = 0
             for lo in range(0, len(samples), batch_size):
                 batch = GraphBatch.collate(samples[lo : lo + batch_size]).to(device)
                 _, feats = features(batch)
                 tgt = ar.targets(batch)
                 acc.update(torch.stack([tgt["verb"], tgt["noun"]], dim=1), feats)
-            # a data-parallel build would give each rank its chunks and all-reduce acc.sums/counts once
-            bar.update(len(chunk))
+                step = min(int(tgt["verb"].numel()), len(chunk) - done)
+                bar.update(step)
+                done += step
+            bar.update(len(chunk) - done)  # actions the graphs dropped still count as seen
     finally:
         bar.close()
         model.train(was_training)
@@ -153,6 +157,7 @@ def build_prototypes(
     progress: bool = True,
     chunk_actions: int = 2048,
     storage_options: dict[str, Any] | None = None,
+    allow_empty: bool = True,
 ) -> int:
     """Forward the AR train clips through ``run`` and publish its prototypes as a new store version.
 
@@ -172,11 +177,14 @@ def build_prototypes(
     storage_options : dict, optional
         Backend options of the store (s3: endpoint_url, key, secret, ...). Used to open it only:
         they are not part of the provenance (they may hold credentials).
+    allow_empty : bool
+        False: when every prototype, key and support count equals the parent version's, publish
+        nothing (``tag`` then names the parent) and return the parent's number.
 
     Returns
     -------
     int
-        The published version number.
+        The published version number (the parent's when nothing was published).
     """
     from backpack import __version__
 
@@ -234,6 +242,11 @@ def build_prototypes(
         },
     }
     default = f"add {add_task} from {Path(run.dir).name}" if add_task else f"build from {Path(run.dir).name}"
+    same = None if allow_empty else _same_as(bp, parent, protos, keys, support, storage_options)
+    if same is not None:
+        if tag:
+            bp.tag(tag, same)
+        return int(broadcast_object(same))
 
     def write(v: Any) -> None:
         for task, p in protos.items():
@@ -248,6 +261,36 @@ def build_prototypes(
     if tag:
         bp.tag(tag, version)
     return int(broadcast_object(int(version)))
+
+
+def _same_as(
+    bp: Any,
+    parent: int | None,
+    protos: dict[str, Any],
+    keys: Any,
+    support: Any,
+    storage_options: dict[str, Any] | None,
+) -> int | None:
+    """The version the new one would copy (``parent``, default the latest) if nothing differs, else None."""
+    from backpack.store import Backpack
+
+    versions = bp.versions()
+    if not versions:
+        return None
+    base = versions[-1] if parent is None else int(parent)
+    old = Backpack.open(bp.url, version=base, storage_options=storage_options)
+    for task, p in protos.items():
+        if task not in old.task_names:
+            return None
+        view = old.task(task)
+        stored = np.asarray(view.prototypes)
+        if not (
+            np.array_equal(np.asarray(view.keys), np.asarray(keys))
+            and np.array_equal(np.asarray(view.support), np.asarray(support))
+            and np.array_equal(stored, np.asarray(p, dtype=stored.dtype))
+        ):
+            return None
+    return base
 
 
 __all__ = ["accumulate", "build_prototypes", "heads_on_ar", "open_or_create_store"]

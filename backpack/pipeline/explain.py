@@ -70,61 +70,84 @@ def retrieval_counts(
 def confusion_top(
     target: torch.Tensor, pred: torch.Tensor, top: int = TOP_CLASSES
 ) -> tuple[np.ndarray, list[int]]:
-    """Confusion matrix of the ``top`` largest classes of ``target``, the rest pooled into a last "rest" row/column."""
+    """Confusion matrix (counts, true x predicted) of the ``top`` largest classes of ``target``.
+
+    Samples of other classes, and predictions outside the ``top``, are left out: a pooled "rest"
+    row/column would dwarf the others and say nothing about a class.
+    """
     t, p = target.numpy(), pred.numpy()
     keep = t >= 0
     t, p = t[keep], p[keep]
     if t.size == 0:
         raise DataError("No labelled sample to draw a confusion matrix from.")
-    classes = [int(c) for c in np.argsort(-np.bincount(t), kind="stable")[:top] if np.bincount(t)[c] > 0]
+    counts = np.bincount(t)
+    classes = [int(c) for c in np.argsort(-counts, kind="stable")[:top] if counts[c] > 0]
     pos = {c: i for i, c in enumerate(classes)}
-    rest = len(classes)
-    mat = np.zeros((rest + 1, rest + 1), dtype=np.int64)
-    np.add.at(mat, ([pos.get(int(x), rest) for x in t], [pos.get(int(x), rest) for x in p]), 1)
+    mat = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    both = [(pos[int(a)], pos[int(b)]) for a, b in zip(t, p) if int(a) in pos and int(b) in pos]
+    if both:
+        np.add.at(mat, tuple(np.array(both).T), 1)
     return mat, classes
 
 
-def _plot_retrieval(
-    counts: np.ndarray, verbs: list[str], class_names: list[str], title: str, path: Path
-) -> None:
-    import matplotlib
+def retrieval_figure(
+    counts: np.ndarray,
+    verbs: list[str],
+    class_names: list[str],
+    chance: np.ndarray,
+    title: str,
+    legend_title: str,
+    footer: dict[str, Any],
+) -> Any:
+    """Paper Fig. 5: per predicted class, the share of retrieved prototypes of each verb.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    ``chance`` [V]: the share each verb would get if prototypes were retrieved uniformly at random
+    (its share of the store's prototypes), drawn as black ticks.
+    """
+    from backpack.pipeline.figures import add_footer, pyplot
 
+    plt = pyplot()
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(verbs)), 3.5))
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.42 * len(verbs) + 2.5), 3.8))
     width = 0.8 / max(1, len(class_names))
     x = np.arange(len(verbs))
     for i, name in enumerate(class_names):
-        ax.bar(x + i * width, share[i], width, label=f"predicted {name}")
-    ax.set_xticks(x + 0.4 - width / 2, verbs, rotation=60, ha="right", fontsize=8)
+        ax.bar(x - 0.4 + (i + 0.5) * width, share[i], width, label=name)
+    ax.hlines(chance, x - 0.42, x + 0.42, colors="black", linewidth=1.2, label="chance (uniform retrieval)")
+    ax.set_xticks(x, verbs, rotation=60, ha="right", fontsize=8)
+    ax.set_xlim(-0.6, len(verbs) - 0.4)
+    ax.set_xlabel("verb of the retrieved prototype")
     ax.set_ylabel("share of retrieved prototypes")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    # outside the axes, so it never covers a bar
+    ax.legend(title=legend_title, fontsize=8, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    add_footer(fig, **footer)
+    return fig
 
 
-def _plot_confusion(mat: np.ndarray, names: list[str], title: str, path: Path) -> None:
-    import matplotlib
+def confusion_figure(mat: np.ndarray, names: list[str], title: str, footer: dict[str, Any]) -> Any:
+    """Paper Fig. 6: a row-normalised confusion matrix with a labelled colour bar."""
+    from backpack.pipeline.figures import add_footer, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     norm = mat / np.maximum(mat.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(7, 6))
+    n = len(names)
+    size = max(5.0, 0.32 * n + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 1.0, size))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(names)), names, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ticks = 9 if n <= 20 else 7
+    ax.set_xticks(range(n), names, rotation=60, ha="right", fontsize=ticks)
+    ax.set_yticks(range(n), names, fontsize=ticks)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
     ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+    bar.set_label("fraction of the true class's samples")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    add_footer(fig, **footer)
+    return fig
 
 
 def explain_run(
@@ -136,17 +159,31 @@ def explain_run(
     split: str = "val",
     device: str = "auto",
     storage_options: dict[str, Any] | None = None,
+    fmt: str = "png",
+    dpi: int | None = None,
+    skip_missing: bool = False,
 ) -> list[Path]:
-    """Write the pictures of a ``backpack learn`` run into ``out``; returns the written PNG paths.
+    """Write the pictures of a ``backpack learn`` run into ``out``; returns the written paths.
 
-    ``retrieved_<task>.png`` per backpack task (for runs with a backpack), and for AR as the novel
-    task ``confusion_verb.png`` and ``confusion_noun.png``. ``storage_options`` (s3: endpoint_url,
-    key, secret, ...) open the run's store (or ``store``).
+    ``retrieved_<task>.<fmt>`` per backpack task, and for AR as the novel task
+    ``confusion_verb.<fmt>`` and ``confusion_noun.<fmt>``. A run without a backpack (MTL+FT) has
+    nothing to explain and is refused. ``storage_options`` (s3: endpoint_url, key, secret, ...)
+    open the run's store (or ``store``). ``fmt``: png, pdf or svg.
     """
     from backpack.data import Ego4DDataset
+    from backpack.errors import ConfigError
     from backpack.pipeline.devices import resolve_device
+    from backpack.pipeline.figures import DPI, check_format, save
     from backpack.pipeline.learn import load_learner_run
+    from backpack.pipeline.learner_runs import read_learn_config
 
+    dpi = DPI if dpi is None else dpi
+    check_format(fmt, dpi)
+    if not read_learn_config(run_dir).uses_backpack:
+        raise ConfigError(
+            f"Run {str(run_dir)!r} learned without a backpack (--no-backpack or --k 0): it retrieves no "
+            "prototype, so there is nothing to explain. Explain a run of `backpack learn --store ...`."
+        )
     dev = resolve_device(device)
     run = load_learner_run(run_dir, device=str(dev), store=store, storage_options=storage_options)
     from backpack.pipeline.evaluate import recorded_feature_time
@@ -154,6 +191,7 @@ def explain_run(
     ds = Ego4DDataset(
         data_root,
         features=run.base.features,
+        skip_missing=skip_missing,
         tasks=[run.config.task],
         splits=[split],
         **recorded_feature_time(run.base),
@@ -175,34 +213,51 @@ def explain_run(
     if run.model.outputs[first] > 2:  # e.g. AR verbs: name the classes, show the largest few only
         vocab = run.taxonomy.verbs if first == "verb" else run.taxonomy.nouns
         class_names = list(vocab)
+    cfg = run.config
+    version = run.store.version if run.store is not None else cfg.store_version
+    footer = {"run": Path(run_dir).name, "store": f"{cfg.store_url} v{version}", "split": split}
+    n = int(res["pred"][first].numel())  # predictions (one per action for AR, per clip otherwise)
     for task, ids in res["ids"].items():
         view = run.store.task(task)
-        counts = retrieval_counts(
-            ids, res["pred"][first], view.keys[:, 0].astype(np.int64), n_classes, len(run.taxonomy.verbs)
-        )
+        verb_of = view.keys[:, 0].astype(np.int64)
+        counts = retrieval_counts(ids, res["pred"][first], verb_of, n_classes, len(run.taxonomy.verbs))
+        per_class = np.bincount(res["pred"][first].numpy().clip(0, n_classes - 1), minlength=n_classes)
         rows = np.argsort(-counts.sum(axis=1), kind="stable")[:4]
+        rows = [r for r in rows if counts[r].sum() > 0]
         used = counts.sum(axis=0) > 0
-        path = folder / f"retrieved_{task}.png"
-        _plot_retrieval(
+        chance = np.bincount(verb_of, minlength=len(run.taxonomy.verbs)) / max(1, verb_of.size)
+        shown = f"{len(rows)} most predicted of {n_classes}" if n_classes > len(rows) else "all"
+        fig = retrieval_figure(
             counts[rows][:, used],
             [v for v, u in zip(run.taxonomy.verbs, used) if u],
-            [class_names[r] for r in rows],
-            f"{run.config.task} ({split}): {task} prototypes retrieved, by verb",
-            path,
+            [f"{class_names[r]} ({per_class[r]} samples)" for r in rows],
+            chance[used],
+            f"{cfg.task} ({split}, {n} samples): which {task} prototypes it retrieves, by verb\n"
+            f"k = {cfg.k} per layer, depth {cfg.depth}, store version {version}",
+            f"predicted {cfg.task} {first} ({shown})",
+            footer,
         )
-        written.append(path)
-    if run.config.task == "ar":
+        written.append(save(fig, folder, f"retrieved_{task}", fmt, dpi))
+    if cfg.task == "ar":
         for out_name, vocab in (("verb", run.taxonomy.verbs), ("noun", run.taxonomy.nouns)):
             mat, classes = confusion_top(res["target"][out_name], res["pred"][out_name])
-            path = folder / f"confusion_{out_name}.png"
-            _plot_confusion(
+            labelled = int((res["target"][out_name] >= 0).sum())
+            fig = confusion_figure(
                 mat,
-                [vocab[c] for c in classes] + ["rest"],
-                f"AR {out_name}s ({split}): top-{len(classes)} classes",
-                path,
+                [vocab[c] for c in classes],
+                f"AR {out_name}s ({split}): the {len(classes)} largest classes\n"
+                f"{int(mat.sum())} of {labelled} labelled actions (true and predicted among them)",
+                footer,
             )
-            written.append(path)
+            written.append(save(fig, folder, f"confusion_{out_name}", fmt, dpi))
     return written
 
 
-__all__ = ["collect", "confusion_top", "explain_run", "retrieval_counts"]
+__all__ = [
+    "collect",
+    "confusion_figure",
+    "confusion_top",
+    "explain_run",
+    "retrieval_counts",
+    "retrieval_figure",
+]

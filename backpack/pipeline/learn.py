@@ -270,6 +270,11 @@ def load_learner_run(
     bp = None
     if config.uses_backpack or (store is not None and not config.no_backpack):
         ref = store if store is not None else f"{config.store_url}@{config.store_version}"
+        if store is None and "://" not in config.store_url and not Path(config.store_url).exists():
+            raise StoreError(
+                f"The store {config.store_url!r} recorded by run {str(run)!r} is missing (moved or deleted). "
+                f"Give its new location with --store NEW_PATH@{config.store_version}."
+            )
         bp = open_store(ref, storage_options)
         if store is None and store_content_hash(bp, list(config.store_tasks)) != config.store_content:
             raise StoreError(

@@ -13,6 +13,27 @@ if TYPE_CHECKING:
     from backpack.store import Backpack, TaskView
 
 PLOT_PROTOTYPES = 200  # a similarity map of more rows is unreadable at screen size
+# A task whose prototypes have a median pairwise cosine above this has collapsed: its prototypes
+# are (nearly) one vector, so retrieving from it tells the learner nothing about the action. Healthy
+# tasks of the demo sit below 0.6; the collapsed PNR head of the demo sits at 0.995.
+COLLAPSED_COSINE = 0.95
+SPREAD_SAMPLE = 512  # pairwise cosines over at most this many prototypes (seeded choice): O(n^2)
+
+
+def cosine_spread(prototypes: Any, limit: int = SPREAD_SAMPLE) -> dict[str, float]:
+    """Quartiles of the pairwise cosine similarity of a task's prototypes (off-diagonal pairs)."""
+    import numpy as np
+
+    x = np.asarray(prototypes, dtype=np.float64)
+    if x.shape[0] > limit:
+        x = x[np.sort(np.random.default_rng(0).choice(x.shape[0], limit, replace=False))]
+    if x.shape[0] < 2:
+        return {"q25": float("nan"), "median": float("nan"), "q75": float("nan")}
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = x / np.where(norms > 0, norms, 1.0)
+    sim = (x @ x.T)[np.triu_indices(x.shape[0], k=1)]
+    q25, med, q75 = np.percentile(sim, [25, 50, 75])
+    return {"q25": round(float(q25), 4), "median": round(float(med), 4), "q75": round(float(q75), 4)}
 
 
 def support_stats(support: Any) -> dict[str, float | int]:
@@ -21,6 +42,17 @@ def support_stats(support: Any) -> dict[str, float | int]:
 
     s = np.asarray(support)
     return {"min": int(s.min()), "median": float(np.median(s)), "max": int(s.max()), "total": int(s.sum())}
+
+
+def _spread_or_none(view: TaskView) -> dict[str, float] | None:
+    """:func:`cosine_spread` of a task, or None when its prototypes fail their checksum (``verify``
+    names that damage; ``inspect`` still shows everything else)."""
+    from backpack.errors import IntegrityError
+
+    try:
+        return cosine_spread(view.prototypes)
+    except IntegrityError:
+        return None
 
 
 def task_summary(view: TaskView, n_verbs: int, n_nouns: int) -> dict[str, Any]:
@@ -42,6 +74,8 @@ def task_summary(view: TaskView, n_verbs: int, n_nouns: int) -> dict[str, Any]:
             "nouns_fraction": round(nouns / n_nouns, 4),
         },
         "support": support_stats(view.support),
+        "cosine": (spread := _spread_or_none(view)),
+        "collapsed": None if spread is None else bool(spread["median"] > COLLAPSED_COSINE),
         "index": {
             "type": spec.type,
             "params": dict(spec.params),
@@ -108,11 +142,14 @@ def format_summary(s: dict[str, Any]) -> str:
     if s["version"] is None:
         return "\n".join(lines + ["(no versions yet)"])
     lines.append(
-        f"version   {s['version']} (parent {s['parent']}), {s['created_at']}: {s['message'] or '(no message)'}"
+        f"version   {s['version']} (parent {'-' if s['parent'] is None else s['parent']}), {s['created_at']}: {s['message'] or '(no message)'}"
     )
     if "coverage" in s:
         lines.append(f"coverage  {s['coverage']['verbs']} verbs, {s['coverage']['nouns']} nouns (all tasks)")
-    header = f"{'task':<12} {'dim':>5} {'count':>8} {'verbs':>6} {'nouns':>6} {'support min/med/max':>21} {'index':<6} {'recall':>7} {'size':>10}"
+    header = (
+        f"{'task':<12} {'dim':>5} {'count':>8} {'verbs':>6} {'nouns':>6} {'support min/med/max':>21} "
+        f"{'cosine q25/med/q75':>20} {'index':<6} {'recall':>7} {'size':>10}"
+    )
     lines += ["", header, "-" * len(header)]
     for t in s["tasks"]:
         sup = t["support"]
@@ -123,11 +160,25 @@ def format_summary(s: dict[str, Any]) -> str:
             else ("-" if rec is None else f"{rec:.3f}@{t['index']['k']}")
         )
         sup_s = f"{sup['min']}/{sup['median']:g}/{sup['max']}"
+        cos = t["cosine"]
+        cos_s = "damaged" if cos is None else f"{cos['q25']:.2f}/{cos['median']:.2f}/{cos['q75']:.2f}"
         lines.append(
             f"{t['name']:<12} {t['dim']:>5} {t['count']:>8} {t['coverage']['verbs']:>6} {t['coverage']['nouns']:>6} "
-            f"{sup_s:>21} {t['index']['type']:<6} {rec_s:>7} {_size(t['bytes']):>10}"
+            f"{sup_s:>21} {cos_s:>20} {t['index']['type']:<6} {rec_s:>7} {_size(t['bytes']):>10}"
         )
+    lines += collapse_warnings(s)
     return "\n".join(lines)
+
+
+def collapse_warnings(s: dict[str, Any]) -> list[str]:
+    """One warning line per collapsed task of a :func:`store_summary`."""
+    return [
+        f"warning: task {t['name']!r} has collapsed: the median cosine of its prototypes is "
+        f"{t['cosine']['median']:.3f} (> {COLLAPSED_COSINE}); they are nearly one vector and tell "
+        "the learner little."
+        for t in s["tasks"]
+        if t.get("collapsed")
+    ]
 
 
 def similarity_matrix(prototypes: Any, keys: Any, limit: int = PLOT_PROTOTYPES) -> tuple[Any, Any]:
@@ -141,27 +192,68 @@ def similarity_matrix(prototypes: Any, keys: Any, limit: int = PLOT_PROTOTYPES) 
     return (x @ x.T).astype(np.float32), np.asarray(keys)[order]
 
 
-def plot_similarity_maps(bp: Backpack, out_dir: str | Path) -> list[Path]:
-    """Write ``<task>.png`` per task: the prototype similarity map (verb-sorted). Needs matplotlib."""
-    import matplotlib
+def verb_groups(sorted_verbs: Any) -> list[tuple[int, int, int]]:
+    """``(verb, start, end)`` runs of equal verbs in a verb-sorted key column."""
+    groups: list[tuple[int, int, int]] = []
+    for i, v in enumerate(int(x) for x in sorted_verbs):
+        if groups and groups[-1][0] == v:
+            groups[-1] = (v, groups[-1][1], i + 1)
+        else:
+            groups.append((v, i, i + 1))
+    return groups
 
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
 
+def similarity_figure(bp: Backpack, name: str) -> Any:
+    """The similarity map of one task: verb groups named on the axes, colours over the data's range."""
+    import numpy as np
+
+    from backpack.pipeline.figures import add_footer, pyplot
+
+    plt = pyplot()
+    view = bp.task(name)
+    sim, keys = similarity_matrix(view.prototypes, view.keys)
+    spread = cosine_spread(view.prototypes)
+    off = sim[~np.eye(sim.shape[0], dtype=bool)] if sim.shape[0] > 1 else sim.ravel()
+    # the off-diagonal 2nd-98th percentiles: a collapsed task shows its (tiny) structure instead of
+    # one flat square, and the title says how narrow the range is
+    lo, hi = (float(v) for v in np.percentile(off, [2, 98]))
+    if hi - lo < 1e-6:
+        lo, hi = lo - 1e-3, hi + 1e-3
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    im = ax.imshow(sim, vmin=lo, vmax=hi, cmap="viridis", interpolation="nearest")
+    groups = verb_groups(keys[:, 0])
+    step = max(1, int(np.ceil(len(groups) / 40)))  # at most ~40 labels per axis stay readable
+    centres = [(a + b - 1) / 2 for _, a, b in groups[::step]]
+    labels = [bp.verbs[v] if v < len(bp.verbs) else str(v) for v, _, _ in groups[::step]]
+    size = 7 if len(centres) <= 25 else 5
+    ax.set_xticks(centres, labels, rotation=90, fontsize=size)
+    ax.set_yticks(centres, labels, fontsize=size)
+    for _, a, _ in groups[1:]:
+        ax.axhline(a - 0.5, color="white", linewidth=0.3, alpha=0.6)
+        ax.axvline(a - 0.5, color="white", linewidth=0.3, alpha=0.6)
+    ax.set_xlabel("prototype, grouped by verb")
+    ax.set_ylabel("prototype, grouped by verb")
+    state = "  COLLAPSED" if spread["median"] > COLLAPSED_COSINE else ""
+    ax.set_title(
+        f"{name}: cosine similarity of {sim.shape[0]} of {view.count} prototypes{state}\n"
+        f"median pairwise cosine {spread['median']:.3f} (quartiles {spread['q25']:.3f}-{spread['q75']:.3f})",
+        fontsize=10,
+    )
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+    bar.set_label(f"cosine similarity (colours span {lo:.3f} to {hi:.3f})")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    add_footer(fig, store=bp.url, version=bp.version, task=name)
+    return fig
+
+
+def plot_similarity_maps(
+    bp: Backpack, out_dir: str | Path, fmt: str = "png", dpi: int | None = None
+) -> list[Path]:
+    """Write ``<task>.<fmt>`` per task: its prototype similarity map (verb-sorted). Needs matplotlib."""
+    from backpack.pipeline.figures import DPI, check_format, save
+
+    dpi = DPI if dpi is None else dpi
+    check_format(fmt, dpi)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in bp.task_names:
-        view = bp.task(name)
-        sim, _ = similarity_matrix(view.prototypes, view.keys)
-        fig, ax = plt.subplots(figsize=(6, 5))
-        im = ax.imshow(sim, vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
-        ax.set_title(f"{name}: cosine similarity of {sim.shape[0]} prototypes (by verb), v{bp.version}")
-        ax.set_xlabel("prototype (sorted by verb)")
-        ax.set_ylabel("prototype (sorted by verb)")
-        fig.colorbar(im, ax=ax)
-        path = out / f"{name}.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        written.append(path)
-    return written
+    return [save(similarity_figure(bp, name), out, name, fmt, dpi) for name in bp.task_names]

@@ -186,6 +186,9 @@ def _val_samples(ds: Any, task: str, seed: int, node_input: str = "sample") -> l
 
     path = layout.annotation_file(Path(ds.root), task, "val")
     if not path.is_file():
-        warnings.warn(f"No validation file {str(path)!r}: task {task!r} trains without validation metrics.", stacklevel=2)
+        warnings.warn(
+            f"No validation file {str(path)!r}: task {task!r} trains without validation metrics.",
+            stacklevel=2,
+        )
         return []
     return get_task(task).build_samples(ds, "val", train=False, seed=seed, node_input=node_input)

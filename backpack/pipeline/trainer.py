@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -150,6 +149,7 @@ def fit(
     weight_decay: float = 0.0,
     resample: Callable[[int], dict[str, list[GraphSample]]] | None = None,
     select: tuple[str, str] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` on ``tasks`` with Adam and the mean of the task losses; checkpoint each epoch.
 
@@ -171,14 +171,14 @@ def fit(
         keep the sizes of ``train_samples``). None trains on ``train_samples`` every epoch.
     select : ``(task, metric)``: also keep the best epoch by that validation metric
         (:mod:`backpack.pipeline.selection`); None keeps only the last.
+    on_epoch : called on rank 0 with each epoch's record once its checkpoint (and its line of
+        ``metrics.jsonl``) is written, e.g. to log it elsewhere (TensorBoard).
 
     Returns
     -------
     list of dict
         One record per epoch: ``{"epoch", "loss", "train_loss": {task: ..}, "val": {task: {metric: ..}}, "seconds"}``.
     """
-    from tqdm.auto import tqdm
-
     from backpack.distributed import (
         all_reduce_mean,
         broadcast_object,
@@ -190,6 +190,7 @@ def fit(
     )
     from backpack.distributed.env import device_for_rank
     from backpack.pipeline.evaluate import evaluate_model
+    from backpack.progress import Progress, is_terminal
 
     _check_inputs(tasks, train_samples, epochs, lr, batch_size)
     if batch_size < world_size():
@@ -221,15 +222,8 @@ def fit(
     net = wrap_model(model, dev, find_unused_parameters=len(names) == 1)
     sizes = {t: len(train_samples[t]) for t in names}
     show = progress and main
-    bar = tqdm(
-        range(start + 1, epochs + 1),
-        desc="epochs",
-        disable=not show,
-        file=sys.stderr,
-        initial=start,
-        total=epochs,
-    )
-    for epoch in bar:
+    bar = Progress(epochs, "epochs", enabled=show, initial=start, interval=0)
+    for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
         torch.manual_seed(seed * 1_000_003 + epoch)  # dropout: the same per epoch, resumed or not
         steps, orders = epoch_orders(sizes, batch_size, seed, epoch)
@@ -239,7 +233,9 @@ def fit(
                 raise RunError(f"The training draw of epoch {epoch} changed the number of graphs.")
         net.train()
         sums = {t: torch.zeros((), device=dev) for t in names}  # summed on the device: no sync per step
-        for step in tqdm(range(steps), desc=f"epoch {epoch}", leave=False, disable=not show, file=sys.stderr):
+        # steps within an epoch: a bar on a terminal only (a log gets one line per epoch)
+        inner = Progress(steps, f"epoch {epoch}", enabled=show and is_terminal(), leave=False)
+        for step in range(steps):
             losses = []
             for t in names:
                 # every rank takes its share of the same global batch (all of it in one process)
@@ -253,6 +249,8 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
+            inner.update(1)
+        inner.close()
         train_loss = all_reduce_mean({t: float(sums[t]) / steps for t in names})
         if main:
             plain = unwrap_model(net)
@@ -270,6 +268,10 @@ def fit(
 
                 update_best(out, plain, epoch, val, *select)
             save_checkpoint(out, plain, optimizer, epoch, history, extra_state)
-            bar.set_postfix(loss=f"{record['loss']:.3f}")
+            bar.set_postfix(f"loss {record['loss']:.3f}")
+            bar.update(1)
+            if on_epoch is not None:
+                on_epoch(record)
+    bar.close()
     # the other ranks wait here for rank 0's last checkpoint and get its history
     return broadcast_object(history)

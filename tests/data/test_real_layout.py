@@ -109,7 +109,9 @@ def test_only_requested_videos_are_cached(download: Path, tmp_path: Path) -> Non
     ds = _open(download, tmp_path, tasks=["oscc"])
     assert ds.feature_dim == 4
     assert ds.cache.conversions == 1  # oscc_b only
-    assert sorted({p.name.split(".")[0] for p in (tmp_path / "cache").iterdir()}) == ["oscc_b"]  # its .npy and .seal
+    assert sorted({p.name.split(".")[0] for p in (tmp_path / "cache").iterdir()}) == [
+        "oscc_b"
+    ]  # its .npy and .seal
 
 
 def test_unrelated_file_leaves_the_fingerprint(download: Path, tmp_path: Path) -> None:

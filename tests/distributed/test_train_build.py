@@ -147,5 +147,11 @@ def test_cli_build_with_nproc_2(
         timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout) == {"store": str(store), "version": 1, "tag": "cli", "added_task": None}
+    assert json.loads(proc.stdout) == {
+        "store": str(store),
+        "version": 1,
+        "tag": "cli",
+        "added_task": None,
+        "skipped": False,
+    }
     _assert_same_prototypes(Backpack.open(one_proc_store), Backpack.open(store, version="cli"))

@@ -94,7 +94,9 @@ def _outages(outage: Outage, n_random: int) -> tuple[list[BaseException], str]:
         if moment == "commit":
             real = S3Backend.create_exclusive
 
-            def at_commit(self: S3Backend, key: str, data: bytes, real=real) -> None:  # bound now: the patch replaces it
+            def at_commit(
+                self: S3Backend, key: str, data: bytes, real=real
+            ) -> None:  # bound now: the patch replaces it
                 if key.startswith("versions/"):
                     outage.stop()
                 return real(self, key, data)

@@ -123,7 +123,13 @@ def test_build_learn_evaluate_explain_on_s3_with_only_storage_options(
         "build", str(mtl_run), "--data", data, "--store", s3_url, "--tag", "v1", *so, "--json"
     )
     assert code == 0, err
-    assert json.loads(out) == {"store": s3_url, "version": 1, "tag": "v1", "added_task": None}
+    assert json.loads(out) == {
+        "store": s3_url,
+        "version": 1,
+        "tag": "v1",
+        "added_task": None,
+        "skipped": False,
+    }
 
     # the environment alone does not reach the store: the options did the work
     code, _, err = _run(
@@ -199,6 +205,7 @@ def test_build_learn_evaluate_explain_on_s3_with_only_storage_options(
 
 @pytest.mark.parametrize("command", ["build", "learn", "evaluate", "explain"])
 def test_malformed_storage_option_exits_2(command: str, tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()  # RUN must exist (click checks it first); its content is never read
     args = {
         "build": ["build", str(tmp_path / "run"), "--data", str(tmp_path), "--store", "s3://b/p"],
         "learn": [
@@ -306,6 +313,7 @@ def test_nproc_passes_storage_options_in_the_environment(
     seen: list[tuple[list[str], dict[str, str]]] = []
     monkeypatch.setattr(launch_mod, "_run", lambda cmd, env, timeout: seen.append((cmd, env)) or 0)
     monkeypatch.setenv(launch_mod.HIDDEN_ARGS_VAR, json.dumps(["stale=1"]))  # never inherited
+    (tmp_path / "run").mkdir()  # RUN must exist (click checks it); the workers are never started here
     code, _, err = _run(
         "build",
         str(tmp_path / "run"),

@@ -77,7 +77,7 @@ def test_train_then_evaluate_json(tiny_data: Path, tmp_path: Path) -> None:
 def test_evaluate_text_output(tiny_run: Path, tiny_data: Path) -> None:
     r = runner().invoke(cli, ["evaluate", str(tiny_run), "--data", str(tiny_data), "--device", "cpu"])
     assert r.exit_code == 0, r.stderr
-    assert "ar: verb_top1" in r.stdout and "lta: verb_ed" in r.stdout
+    assert "ar (%): verb_top1" in r.stdout and "lta (fraction): verb_ed" in r.stdout  # units in the header
 
 
 @pytest.mark.parametrize("cmd", ["train", "evaluate"])

@@ -139,7 +139,11 @@ def test_evaluate_text_shows_the_counts_and_fps(long_run: dict[str, Path]) -> No
         cli, ["evaluate", str(long_run["mtl"]), "--data", str(long_run["data"]), "--device", "cpu"]
     )
     assert res.exit_code == 0, res.stderr
-    assert "windows 6" in res.stdout and "clips 4, fps 30" in res.stdout and "lta: verb_ed 0." in res.stdout
+    assert (
+        "windows 6" in res.stdout
+        and "clips 4, fps 30" in res.stdout
+        and "lta (fraction): verb_ed 0." in res.stdout
+    )
 
 
 def test_challenge_lta_windows_leave_out_each_clips_last_window(
