@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 PLOT_PROTOTYPES = 200  # a similarity map of more rows is unreadable at screen size
 # A task whose prototypes have a median pairwise cosine above this has collapsed: its prototypes
-# are (nearly) one vector, so retrieving from it tells the learner nothing about the action. Healthy
-# tasks of the demo sit below 0.6; the collapsed PNR head of the demo sits at 0.995.
+# are (nearly) one vector, so retrieving from it tells the learner little about the action. On a
+# 3-epoch run of the synthetic data the medians were AR 0.77, LTA 0.95, PNR 0.99 (the demo: 0.995).
 COLLAPSED_COSINE = 0.95
 SPREAD_SAMPLE = 512  # pairwise cosines over at most this many prototypes (seeded choice): O(n^2)
 
