@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from backpack.errors import CheckError, ConfigError, DataError
+from backpack.tasks._clips import node_input_of
 
 PREDICTABLE = ("ar", "lta", "oscc", "pnr")
 
@@ -162,7 +163,7 @@ def predict_model(
     """
     out: dict[str, Any] = {}
     for name, task in tasks.items():
-        samples = task.build_samples(ds, split, train=False, seed=seed)
+        samples = task.build_samples(ds, split, train=False, seed=seed, node_input=node_input_of(model))
         if not samples:
             need = f" ({task.requirement})" if hasattr(task, "requirement") else ""
             where = f"split {split!r} of {str(ds.root)!r}{need}"
