@@ -34,7 +34,8 @@ def deprecated_getattr(package: str, table: Mapping[str, str], removed_in: str) 
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         warnings.warn(
-            f"{package}.{name} moved to {module}.{name}; the old name will be removed in backpack {removed_in}.",
+            f"{package}.{name} moved to {module}.{name}; the old name will be removed in backpack "
+            f"{removed_in}.",
             DeprecationWarning,
             stacklevel=2,
         )

@@ -57,9 +57,11 @@ def probe(out: Path, seeds: list[int], novels: list[str], k: int = 1) -> dict[st
 
 def to_markdown(result: dict[str, Any]) -> str:
     lines = [
-        f"Nearest-prototype (k = {result['k']}) hit rate on the AR val clips, mean over seeds {result['seeds']}.",
+        f"Nearest-prototype (k = {result['k']}) hit rate on the AR val clips, mean over seeds "
+        f"{result['seeds']}.",
         "",
-        "| novel task (store built without it) | store task | verb | noun | (verb, noun) | chance verb | chance noun |",
+        "| novel task (store built without it) | store task | verb | noun | (verb, noun) | chance verb | "
+        "chance noun |",
         "|---|---|---|---|---|---|---|",
     ]
     for novel, tasks in result["rows"].items():

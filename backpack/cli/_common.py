@@ -138,7 +138,10 @@ def cli_words(message: str, command: click.Command | None = None) -> str:
 
 
 def handle_errors(func: F) -> F:
-    """Turn a :class:`BackpackError` into a one-line message (in CLI words): exit code 2 (bad input), 1 (a failed check)."""
+    """Turn a :class:`BackpackError` into a one-line message in CLI words.
+
+    Exit code 2 for bad input, 1 for a failed check.
+    """
     import functools
 
     @functools.wraps(func)

@@ -108,7 +108,8 @@ def build_cmd(
       backpack build runs/oscc --data data/ --store store/ --add-task oscc
       backpack build runs/mtl --data data/ --store s3://bucket/egopack --tag v1 --nproc 2   # torchrun
       backpack build runs/mtl --data data/ --store s3://bucket/egopack \\
-          --storage-option endpoint_url=http://127.0.0.1:9000 --storage-option key=KEY --storage-option secret=SECRET
+          --storage-option endpoint_url=http://127.0.0.1:9000 \\
+          --storage-option key=KEY --storage-option secret=SECRET
     """
     storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
     # cheap checks first: a wrong path or store fails in a second, before torch and the data load

@@ -81,7 +81,8 @@ def evaluate_cmd(
       backpack evaluate runs/mtl --data data/ --split val --json
       backpack evaluate runs/ar --data data/ --select best --probe   # best epoch, beside the floor
       backpack evaluate runs/oscc --data data/ --store store/@2   # a learn run, another store version
-      backpack evaluate runs/oscc --data data/ --storage-option endpoint_url=http://127.0.0.1:9000   # its s3 store
+      backpack evaluate runs/oscc --data data/ \\
+          --storage-option endpoint_url=http://127.0.0.1:9000   # its s3 store
     """
     storage_options = parse_storage_options(storage_option)
     _show_warnings()

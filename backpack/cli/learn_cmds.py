@@ -150,8 +150,9 @@ def learn_cmd(
       backpack learn --task oscc --data ~/ego4d/v1 --from runs/mtl --store store/ --out runs/o --preset paper
       backpack learn --task oscc --data data/ --from runs/mtl --store store/ --out runs/k8 -k 8 --limit 100
       backpack learn --task oscc --data data/ --from runs/mtl --store store/@v1 --out runs/oscc --nproc 2
-      backpack learn --task oscc --data data/ --from runs/mtl --store s3://bucket/egopack@v1 --out runs/oscc \\
-          --storage-option endpoint_url=http://127.0.0.1:9000 --storage-option key=KEY --storage-option secret=SECRET
+      backpack learn --task oscc --data data/ --from runs/mtl --store s3://bucket/egopack@v1 \\
+          --out runs/oscc           --storage-option endpoint_url=http://127.0.0.1:9000 \\
+          --storage-option key=KEY --storage-option secret=SECRET
     """
     storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
     # cheap checks first (no torch yet): a wrong flag, run or store fails in a second

@@ -207,7 +207,10 @@ class Ego4DDataset:
             ", ..." if len(missing) > 5 else ""
         )
         folder = self.root / self.features_name
-        msg = f"{path.name}: {n_clips} clip(s) of {len(missing)} video(s) have no feature file in {str(folder)!r} ({shown})"
+        msg = (
+            f"{path.name}: {n_clips} clip(s) of {len(missing)} video(s) have no feature file in "
+            f"{str(folder)!r} ({shown})"
+        )
         if not self.skip_missing:
             raise DataError(msg + ". Pass skip_missing=True (--skip-missing) to drop them.")
         warnings.warn(msg + "; dropped (skip_missing=True).", stacklevel=4)
@@ -230,7 +233,8 @@ class Ego4DDataset:
             total = sum(self._beyond.values())
             where = ", ".join(f"{n} in {name}" for name, n in self._beyond.items())
             warnings.warn(
-                f"{total} clip(s) reach beyond the end of their features ({where}); their frames are clipped.",
+                f"{total} clip(s) reach beyond the end of their features ({where}); their frames are "
+                "clipped.",
                 stacklevel=3,
             )
             self._beyond = {}

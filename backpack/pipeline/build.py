@@ -138,7 +138,8 @@ def open_or_create_store(url: str, taxonomy: Any, storage_options: dict[str, Any
             )
             raise StoreError(
                 f"Invalid vocabulary {field!r} in store {url!r}: it differs from the run's taxonomy. "
-                f"Expected {len(ours)} {field} (first difference at index {first}). Got {len(theirs)} {field}. "
+                f"Expected {len(ours)} {field} (first difference at index {first}). Got {len(theirs)} "
+                f"{field}. "
                 f"Use another store, or a run trained on this store's vocabulary."
             )
     return bp
@@ -192,7 +193,8 @@ def build_prototypes(
     if add_task is not None and not learner:
         raise ConfigError(
             f"Invalid value for '--add-task' with run {str(run.dir)!r}: it is a multi-task run. "
-            f"Expected a run of `backpack learn --task {add_task}`. Got a run of tasks {list(run.model.heads)}."
+            f"Expected a run of `backpack learn --task {add_task}`. Got a run of tasks "
+            f"{list(run.model.heads)}."
         )
     if learner and add_task is None:
         raise ConfigError(

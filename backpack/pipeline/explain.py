@@ -201,7 +201,8 @@ def explain_run(
     )
     if not samples:
         raise DataError(
-            f"No {run.config.task!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. Got 0."
+            f"No {run.config.task!r} sample in split {split!r} of {str(data_root)!r}. Expected at least 1. "
+            "Got 0."
         )
     res = collect(run.model, samples, device=dev)
     folder = Path(out)

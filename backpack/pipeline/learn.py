@@ -278,8 +278,10 @@ def load_learner_run(
         bp = open_store(ref, storage_options)
         if store is None and store_content_hash(bp, list(config.store_tasks)) != config.store_content:
             raise StoreError(
-                f"The store {config.store_url!r} version {config.store_version} is not the one run {str(run)!r} "
-                f"was trained with (its prototypes differ). Pass --store STORE[@V] to evaluate against it anyway."
+                f"The store {config.store_url!r} version {config.store_version} is not the one run "
+                f"{str(run)!r} "
+                "was trained with (its prototypes differ). Pass --store STORE[@V] to evaluate against it "
+                "anyway."
             )
     model = _build_model(model_from_config(base, taxonomy, engine), config, taxonomy, base, bp)
     load_weights(run / WEIGHTS, model)

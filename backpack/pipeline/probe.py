@@ -39,7 +39,8 @@ def retrieval_hits(
     verbs, nouns = np.asarray(verbs), np.asarray(nouns)
     if feats.ndim != 2 or len(feats) != len(verbs) or len(verbs) != len(nouns) or len(feats) == 0:
         raise ConfigError(
-            f"Invalid probe inputs for task {view.name!r}. Expected feats [M, D] with M = len(verbs) = len(nouns) > 0. "
+            f"Invalid probe inputs for task {view.name!r}. Expected feats [M, D] with M = len(verbs) = "
+            "len(nouns) > 0. "
             f"Got feats {list(feats.shape)}, {len(verbs)} verbs, {len(nouns)} nouns."
         )
     if not 1 <= k <= int(view.count):

@@ -137,12 +137,14 @@ def format_summary(s: dict[str, Any]) -> str:
     lines = [
         f"store     {s['store']}",
         f"versions  {len(s['versions'])} (latest {s['latest']}); tags: {tags}",
-        f"vocabulary {s['vocabulary']['verbs']} verbs, {s['vocabulary']['nouns']} nouns; size {_size(s['bytes'])}",
+        f"vocabulary {s['vocabulary']['verbs']} verbs, {s['vocabulary']['nouns']} nouns; size "
+        f"{_size(s['bytes'])}",
     ]
     if s["version"] is None:
         return "\n".join(lines + ["(no versions yet)"])
     lines.append(
-        f"version   {s['version']} (parent {'-' if s['parent'] is None else s['parent']}), {s['created_at']}: {s['message'] or '(no message)'}"
+        f"version   {s['version']} (parent {'-' if s['parent'] is None else s['parent']}), "
+        f"{s['created_at']}: {s['message'] or '(no message)'}"
     )
     if "coverage" in s:
         lines.append(f"coverage  {s['coverage']['verbs']} verbs, {s['coverage']['nouns']} nouns (all tasks)")
@@ -163,7 +165,8 @@ def format_summary(s: dict[str, Any]) -> str:
         cos = t["cosine"]
         cos_s = "damaged" if cos is None else f"{cos['q25']:.2f}/{cos['median']:.2f}/{cos['q75']:.2f}"
         lines.append(
-            f"{t['name']:<12} {t['dim']:>5} {t['count']:>8} {t['coverage']['verbs']:>6} {t['coverage']['nouns']:>6} "
+            f"{t['name']:<12} {t['dim']:>5} {t['count']:>8} {t['coverage']['verbs']:>6} "
+            f"{t['coverage']['nouns']:>6} "
             f"{sup_s:>21} {cos_s:>20} {t['index']['type']:<6} {rec_s:>7} {_size(t['bytes']):>10}"
         )
     lines += collapse_warnings(s)

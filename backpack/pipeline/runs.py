@@ -247,7 +247,8 @@ def load_run(
 
         if select != "last":  # a learn run keeps its last epoch only
             raise ConfigError(
-                f"--select {select} applies only to runs of `backpack train`; {str(run_dir)!r} is a `learn` run."
+                f"--select {select} applies only to runs of `backpack train`; {str(run_dir)!r} is a `learn` "
+                "run."
             )
         return load_learner_run(
             run_dir, device=device, engine=engine, store=store, storage_options=storage_options

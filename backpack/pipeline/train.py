@@ -45,8 +45,9 @@ def train_run(
     """Train a multi-task (or single-task) model on ``tasks`` and write the RUN folder ``out``.
 
     ``options`` are the :class:`RunConfig` hyper-parameters (epochs, seed, model, hidden, layers,
-    feat_dim, dropout, lr, batch_size, engine); their defaults are :class:`RunConfig`'s. With ``resume=True`` the run in
-    ``out`` continues from its last finished epoch (its settings must match; ``epochs`` may grow).
+    feat_dim, dropout, lr, batch_size, engine); their defaults are :class:`RunConfig`'s. With
+    ``resume=True`` the run in ``out`` continues from its last finished epoch (its settings must
+    match; ``epochs`` may grow).
     ``feature_stride`` / ``feature_window`` give the frames per feature row of a feature folder the
     table of known Ego4D sets does not hold (see :mod:`backpack.data.feature_sets`).
 
@@ -102,7 +103,8 @@ def train_run(
         if diff:
             raise RunError(
                 f"Cannot resume {str(run_dir / CONFIG)!r}: settings differ in {diff}. "
-                f"Expected {[previous.to_dict()[k] for k in diff]}. Got {[config.to_dict()[k] for k in diff]}."
+                f"Expected {[previous.to_dict()[k] for k in diff]}. Got "
+                f"{[config.to_dict()[k] for k in diff]}."
                 + (data_change(previous.data_files, config.data_files) if "data_fingerprint" in diff else "")
             )
     elif run_dir.exists() and any(run_dir.iterdir()):

@@ -177,7 +177,8 @@ def fit(
     Returns
     -------
     list of dict
-        One record per epoch: ``{"epoch", "loss", "train_loss": {task: ..}, "val": {task: {metric: ..}}, "seconds"}``.
+        One record per epoch: ``{"epoch", "loss", "train_loss": {task: ..},
+        "val": {task: {metric: ..}}, "seconds"}``.
     """
     from backpack.distributed import (
         all_reduce_mean,

@@ -137,7 +137,8 @@ def read_array(backend: Backend, prefix: str, name: str, entry: ArrayEntry, wher
         raise IntegrityError(f"Unreadable metadata for {what}: {exc}.") from None
     if tuple(arr.shape) != entry.shape or str(arr.dtype) != entry.dtype:
         raise IntegrityError(
-            f"Metadata mismatch for {what}. Expected {entry.shape} {entry.dtype}. Got {tuple(arr.shape)} {arr.dtype}."
+            f"Metadata mismatch for {what}. Expected {entry.shape} {entry.dtype}. Got {tuple(arr.shape)} "
+            f"{arr.dtype}."
         )
     try:
         # zarr fills missing chunks with zeros: a claim without data must be refused before

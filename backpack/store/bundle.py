@@ -149,7 +149,8 @@ def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, bundle: str
         ) from None
     if written != info.file_size:
         raise BundleError(
-            f"Entry {info.filename!r} of bundle {bundle!r} is truncated. Expected {info.file_size} bytes. Got {written}."
+            f"Entry {info.filename!r} of bundle {bundle!r} is truncated. Expected {info.file_size} bytes. "
+            f"Got {written}."
         )
 
 

@@ -38,7 +38,8 @@ def split_ref(store: str, version: str | int | None = None) -> tuple[str, int | 
             raise ConfigError(f"Invalid value for 'STORE'. Expected PATH or PATH@VERSION. Got {store!r}.")
     if ref is not None and version is not None and str(ref) != str(version):
         raise ConfigError(
-            f"Conflicting versions for {base!r}: {ref!r} (from STORE@...) and {str(version)!r} (from --version)."
+            f"Conflicting versions for {base!r}: {ref!r} (from STORE@...) and {str(version)!r} (from "
+            "--version)."
         )
     return base, version_arg(ref if ref is not None else version)
 

@@ -204,7 +204,8 @@ class Backpack:
         if isinstance(version, int) and not isinstance(version, bool):
             if version < 1 or not self._backend.exists(fmt.version_key(version)):
                 raise NotFoundError(
-                    f"Unknown version {version} in store {self.url!r}. Known versions: {fmt.span(self.versions())}."
+                    f"Unknown version {version} in store {self.url!r}. Known versions: "
+                    f"{fmt.span(self.versions())}."
                 )
             return version
         if isinstance(version, str):

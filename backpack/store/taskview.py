@@ -155,4 +155,7 @@ class TaskView:
         return device_search(self, q, int(k))
 
     def __repr__(self) -> str:
-        return f"TaskView({self.name!r}, version={self.version}, count={self.count}, dim={self.dim}, index={self.entry.index.type!r})"
+        return (
+            f"TaskView({self.name!r}, version={self.version}, count={self.count}, dim={self.dim}, "
+            f"index={self.entry.index.type!r})"
+        )

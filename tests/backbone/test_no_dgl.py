@@ -54,7 +54,9 @@ try:
     err = None
 except ConfigError as exc:
     err = str(exc)
-print(json.dumps({"auto": model.engine.name, "available": dgl_available(), "err": err, "shape": list(h.shape)}))
+print(json.dumps(
+    {"auto": model.engine.name, "available": dgl_available(), "err": err, "shape": list(h.shape)}
+))
 """
     )
     assert result["auto"] == "native" and result["available"] is False and result["shape"] == [8, 16]

@@ -1,4 +1,5 @@
-"""Names that moved in the layout step keep working from their old packages for one release, with a warning."""
+"""Names that moved in the layout step keep working from their old packages for one release,
+with a warning."""
 
 from __future__ import annotations
 

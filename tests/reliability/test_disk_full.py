@@ -121,7 +121,8 @@ def tiny_fs() -> Iterator[Path]:
     if proc.returncode != 0:
         mnt.rmdir()
         pytest.skip(
-            f"cannot mount a tmpfs here ({proc.stderr.decode().strip()}); the injected ENOSPC tests cover this"
+            f"cannot mount a tmpfs here ({proc.stderr.decode().strip()}); the injected ENOSPC tests cover "
+            "this"
         )
     try:
         yield mnt

@@ -105,7 +105,8 @@ def test_fuzz_manifest_from_dict(source: Path) -> None:
 
     run()
     print(
-        f"\nmanifest.from_dict fuzz: {counts['accepted'] + counts['refused']} inputs, {dict(counts)}; crashes: 0"
+        f"\nmanifest.from_dict fuzz: {counts['accepted'] + counts['refused']} inputs, {dict(counts)}; "
+        "crashes: 0"
     )
     assert counts["tried"] >= 1000 * SCALE and counts["refused"] > counts["tried"] // 2
 

@@ -90,7 +90,8 @@ def test_duplicate_entry_is_refused(good: Path, tmp_path: Path) -> None:
 
 
 def _refused_peak_memory(bad: Path, tmp_path: Path, entry: str) -> int:
-    """Peak traced memory (bytes) while the import of ``bad`` is refused with a BundleError naming ``entry``."""
+    """Peak traced memory (bytes) while the import of ``bad`` is refused with a BundleError
+    naming ``entry``."""
     tracemalloc.start()
     try:
         _refused(bad, tmp_path, BundleError, entry)

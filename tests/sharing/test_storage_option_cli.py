@@ -66,7 +66,8 @@ def mtl_run(tiny_data: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def no_aws_env(
     s3_server: str, monkeypatch: pytest.MonkeyPatch, torch_one_thread: None
 ) -> Iterator[list[str]]:
-    """No AWS_* credentials nor endpoint; a closed proxy for any non-local address (nothing leaves the machine).
+    """No AWS_* credentials nor endpoint; a closed proxy for any non-local address (nothing leaves
+    the machine).
 
     Yields the ``--storage-option`` arguments that reach the local S3 server.
     """

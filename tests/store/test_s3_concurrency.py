@@ -28,7 +28,8 @@ _WRITER = r"""
 import json, os, sys, time
 import numpy as np
 from backpack.store import Backpack
-url, options, writer, n, go = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+url, options, go = sys.argv[1], json.loads(sys.argv[2]), sys.argv[5]
+writer, n = int(sys.argv[3]), int(sys.argv[4])
 bp = Backpack.open(url, mode="a", storage_options=options)
 deadline = time.time() + 120
 while not os.path.exists(go) and time.time() < deadline:
