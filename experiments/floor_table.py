@@ -32,13 +32,15 @@ COLUMNS = (
 )
 
 
-def one(world: str, seed: int, work: Path, ar_epochs: int) -> dict[str, dict[str, dict[str, float]]]:
-    """Method -> task -> metrics of one (world, seed)."""
+def one(
+    world: str, seed: int, work: Path, ar_epochs: int, **demo: Any
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Method -> task -> metrics of one (world, seed); ``demo`` overrides :class:`DemoConfig` fields."""
     from backpack.pipeline import evaluate_run, train_run
     from backpack.pipeline.demo import DemoConfig, run_demo
     from backpack.pipeline.linear_probe import linear_probe
 
-    cfg = DemoConfig(seed=seed, world=world)
+    cfg = DemoConfig(seed=seed, world=world, **demo)
     out = work / world
     demo = run_demo(out, cfg, device="cpu", progress=False, log=lambda m: None)
     table = {k: dict(v) for k, v in demo["table"].items()}
@@ -95,18 +97,25 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worlds", nargs="+", default=["clean", "noisy"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--ar-epochs", type=int, default=30)
+    p.add_argument("--ar-epochs", type=int, default=30, help="epochs of the AR-only MLP and graph")
+    p.add_argument("--mtl-epochs", type=int, default=None, help="epochs of MTL (default: the demo's)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden and feature width (default: the demo's)")
     p.add_argument("--work", type=Path, default=Path("floor-table-work"))
     p.add_argument("--markdown", type=Path)
     p.add_argument("--json", type=Path)
     a = p.parse_args()
-    results = {w: {s: one(w, s, a.work, a.ar_epochs) for s in a.seeds} for w in a.worlds}
+    demo: dict[str, Any] = {}
+    if a.mtl_epochs is not None:
+        demo["mtl_epochs"] = a.mtl_epochs
+    if a.hidden is not None:
+        demo.update(hidden=a.hidden, feat_dim=a.hidden)
+    results = {w: {s: one(w, s, a.work, a.ar_epochs, **demo) for s in a.seeds} for w in a.worlds}
     table = summarise(results)
     print(table)
     if a.markdown:
         a.markdown.write_text("# Every method beside the linear-probe floor\n" + table)
     if a.json:
-        a.json.write_text(json.dumps({"ar_epochs": a.ar_epochs, "results": results}, indent=2) + "\n")
+        a.json.write_text(json.dumps({"ar_epochs": a.ar_epochs, "demo": demo, "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
