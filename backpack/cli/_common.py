@@ -192,6 +192,40 @@ def quiet_option(func: F) -> F:
     return click.option("--quiet", "-q", "quiet", is_flag=True, help="No progress output on stderr.")(func)
 
 
+# The options many commands take, declared once: the same name, default, help and behaviour everywhere.
+def json_option(func: F) -> F:
+    """``--json``: only the result, as JSON, on stdout (logs and progress go to stderr or nowhere)."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print only the result as JSON on stdout (no progress)."
+    )(func)
+
+
+def device_option(func: F) -> F:
+    """``--device auto|cpu|cuda[:i]`` (auto: CUDA when available, else the CPU)."""
+    return click.option(
+        "--device", default="auto", show_default=True, help="auto (CUDA when available), cpu or cuda[:i]."
+    )(func)
+
+
+def graph_engine_option(func: F) -> F:
+    """``--graph-engine auto|dgl|native``: how the temporal graph's message passing runs."""
+    return click.option(
+        "--graph-engine",
+        "engine",
+        default="auto",
+        show_default=True,
+        type=click.Choice(["auto", "dgl", "native"]),
+        help="Temporal graph engine: dgl, native (plain torch), or auto (dgl where installed).",
+    )(func)
+
+
+def skip_missing_option(func: F) -> F:
+    """``--skip-missing``: drop clips whose video has no feature file (default: such a clip is an error)."""
+    return click.option(
+        "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
+    )(func)
+
+
 def resume_command(extra: tuple[str, ...] = ("--resume",)) -> str:
     """The command line that re-runs the current command (plus ``extra`` when not already given)."""
     import shlex

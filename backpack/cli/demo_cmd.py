@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import click
 
-from backpack.cli._common import echo_json, handle_errors, log
+from backpack.cli._common import (
+    echo_json,
+    handle_errors,
+    json_option,
+    log,
+)
 
 
 @click.command("demo")
@@ -34,7 +39,7 @@ from backpack.cli._common import echo_json, handle_errors, log
     help="Labelled samples of the novel task (default: the demo's).",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:i].")
-@click.option("--json", "as_json", is_flag=True, help="Print only the results as JSON on stdout.")
+@json_option
 @handle_errors
 def demo_cmd(out: str, seed: int, novel: str, few_labels: int | None, device: str, as_json: bool) -> None:
     """Train single-task, multi-task, build the backpack, learn a novel task with EgoPack and MTL+FT.

@@ -10,8 +10,11 @@ import click
 from backpack.cli import _checks
 from backpack.cli._common import (
     apply_preset,
+    device_option,
+    graph_engine_option,
     handle_errors,
     interrupted,
+    json_option,
     preset_option,
     quiet_option,
     report_run,
@@ -105,16 +108,10 @@ def _main_process() -> bool:
 )
 @preset_option
 @click.option("--seed", default=LearnConfig.seed, show_default=True, type=int)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option(
-    "--graph-engine",
-    "engine",
-    default=LearnConfig.engine,
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
+@device_option
+@graph_engine_option
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same settings).")
-@click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
+@json_option
 @quiet_option
 @handle_errors
 def learn_cmd(

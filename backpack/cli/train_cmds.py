@@ -14,14 +14,18 @@ from backpack.cli import _checks
 from backpack.cli._common import (
     EXIT_USAGE,
     apply_preset,
+    device_option,
     fail,
+    graph_engine_option,
     handle_errors,
     interrupted,
+    json_option,
     log,
     preset_option,
     quiet_option,
     report_run,
     show_data_log,
+    skip_missing_option,
 )
 from backpack.cli._nproc import nproc_option
 from backpack.pipeline.runs import RunConfig  # torch-free: the defaults of a run live there
@@ -82,7 +86,7 @@ def _show_warnings() -> None:
 @click.option(
     "--seed", default=RunConfig.seed, show_default=True, type=int, help="Seeds sampling, init and dropout."
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@device_option
 @click.option(
     "--model",
     "model",
@@ -91,13 +95,7 @@ def _show_warnings() -> None:
     type=click.Choice(["graph", "mlp"]),
     help="graph: the temporal GNN backbone; mlp: the paper's MLP baseline.",
 )
-@click.option(
-    "--graph-engine",
-    "engine",
-    default=RunConfig.engine,
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
+@graph_engine_option
 @click.option(
     "--hidden",
     default=RunConfig.hidden,
@@ -177,9 +175,7 @@ def _show_warnings() -> None:
     help="Frames each feature row sees (default: the stride); with --feature-stride.",
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
-@click.option(
-    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
-)
+@skip_missing_option
 @click.option(
     "--limit",
     "limits",
@@ -187,7 +183,7 @@ def _show_warnings() -> None:
     metavar="TASK=N",
     help="Train TASK on only N samples (seeded choice); repeatable.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
+@json_option
 @quiet_option
 @handle_errors
 def train_cmd(
