@@ -17,6 +17,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK = 0
 EXIT_FAILED_CHECK = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 def echo_json(obj: Any) -> None:
@@ -245,6 +246,17 @@ def resume_command(extra: tuple[str, ...] = ("--resume",)) -> str:
 def interrupted(kept: str, extra: tuple[str, ...] = ("--resume",)) -> None:
     """The one way ``build``, ``learn`` and ``train`` end on Ctrl-C: what was kept, and how to go on.
 
-    Exits with code 1 (the run did not finish) after one line on stderr.
+    Exits with code 130 (stopped by SIGINT) after one line on stderr.
     """
-    fail(f"Interrupted. {kept} Continue with: {resume_command(extra)}")
+    fail(f"Interrupted. {kept} Continue with: {resume_command(extra)}", code=EXIT_INTERRUPTED)
+
+
+def saved_epoch(out: str, epochs: int) -> str:
+    """What an interrupted ``train`` / ``learn`` kept in ``out``: its last finished epoch (no torch)."""
+    from pathlib import Path
+
+    try:
+        epoch = int(json.loads((Path(out) / "checkpoint.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"No epoch had finished: nothing is saved in {out} yet."
+    return f"Epoch {epoch} of {epochs} is the last one saved in {out}."

@@ -171,7 +171,8 @@ def build_cmd(
             allow_empty=allow_empty,
         )
     except KeyboardInterrupt:
-        interrupted("Nothing was published: a version is written whole or not at all.", extra=())
+        unchanged = f"its latest version is still {before[-1]}" if before else "it held no version"
+        interrupted(f"No new version: the store {store} is unchanged ({unchanged}).", extra=())
         return
     if not _main_process():  # under torchrun only rank 0 reports
         return

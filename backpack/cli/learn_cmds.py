@@ -18,6 +18,7 @@ from backpack.cli._common import (
     preset_option,
     quiet_option,
     report_run,
+    saved_epoch,
 )
 from backpack.cli._nproc import nproc_option  # click + stdlib only
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
@@ -204,7 +205,7 @@ def learn_cmd(
             storage_options=storage_options,
         )
     except KeyboardInterrupt:
-        interrupted(f"Every finished epoch is saved in {out}.")
+        interrupted(saved_epoch(out, epochs))
         return
     if not _main_process():  # under torchrun only rank 0 reports
         return

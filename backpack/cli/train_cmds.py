@@ -24,6 +24,7 @@ from backpack.cli._common import (
     preset_option,
     quiet_option,
     report_run,
+    saved_epoch,
     show_data_log,
     skip_missing_option,
 )
@@ -268,7 +269,7 @@ def train_cmd(
             progress=not (as_json or quiet),
         )
     except KeyboardInterrupt:
-        interrupted(f"Every finished epoch is saved in {out}.")
+        interrupted(saved_epoch(out, epochs))
         return
     from backpack.distributed import is_main_process
 
