@@ -12,6 +12,7 @@ from backpack.cli._common import (
     handle_errors,
     json_option,
     log,
+    quiet_option,
 )
 
 
@@ -40,12 +41,17 @@ from backpack.cli._common import (
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:i].")
 @json_option
+@quiet_option
 @handle_errors
-def demo_cmd(out: str, seed: int, novel: str, few_labels: int | None, device: str, as_json: bool) -> None:
+def demo_cmd(
+    out: str, seed: int, novel: str, few_labels: int | None, device: str, as_json: bool, quiet: bool
+) -> None:
     """Train single-task, multi-task, build the backpack, learn a novel task with EgoPack and MTL+FT.
 
     Prints a table like the paper's Table 1, then the `inspect` summary of the store. A second
-    run reuses what the first one trained (delete --out to start again).
+    run reuses what the first one trained (delete --out to start again): each step's line says
+    "reused ... (cached)" or "running" (--quiet: no step lines and no progress; --json records
+    each step's "cached").
 
     \b
     Examples:
@@ -61,7 +67,9 @@ def demo_cmd(out: str, seed: int, novel: str, few_labels: int | None, device: st
     config = DemoConfig(novel=novel, seed=seed)
     if few_labels is not None:
         config = dataclasses.replace(config, few_labels=few_labels)
-    result = run_demo(out, config, device=device, progress=not as_json, log=log)
+    result = run_demo(
+        out, config, device=device, progress=not (as_json or quiet), log=(lambda _: None) if quiet else log
+    )
     if as_json:
         echo_json(result)
         return
