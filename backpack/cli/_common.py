@@ -220,6 +220,33 @@ def graph_engine_option(func: F) -> F:
     )(func)
 
 
+def tensorboard_option(func: F) -> F:
+    """``--tensorboard DIR``: also write each epoch's loss and validation metrics as TensorBoard scalars."""
+    return click.option(
+        "--tensorboard",
+        "tensorboard",
+        default=None,
+        metavar="DIR",
+        type=click.Path(file_okay=False),
+        help="Also log each epoch's loss and validation metrics to TensorBoard in DIR (needs the "
+        "tensorboard package).",
+    )(func)
+
+
+def epoch_logger(tensorboard: str | None) -> tuple[Any, Any]:
+    """``(on_epoch, close)`` for ``--tensorboard DIR`` (``(None, no-op)`` without it).
+
+    Called before any data loads: without the tensorboard package it raises at once (no torch yet).
+    """
+    if tensorboard is None:
+        return None, lambda: None
+    from backpack.pipeline.tensorboard_log import epoch_logger as logger
+    from backpack.pipeline.tensorboard_log import require_tensorboard
+
+    require_tensorboard()
+    return logger(tensorboard)
+
+
 def skip_missing_option(func: F) -> F:
     """``--skip-missing``: drop clips whose video has no feature file (default: such a clip is an error)."""
     return click.option(

@@ -11,6 +11,7 @@ from backpack.cli import _checks
 from backpack.cli._common import (
     apply_preset,
     device_option,
+    epoch_logger,
     graph_engine_option,
     handle_errors,
     interrupted,
@@ -19,6 +20,7 @@ from backpack.cli._common import (
     quiet_option,
     report_run,
     saved_epoch,
+    tensorboard_option,
 )
 from backpack.cli._nproc import nproc_option  # click + stdlib only
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
@@ -112,6 +114,7 @@ def _main_process() -> bool:
 @device_option
 @graph_engine_option
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same settings).")
+@tensorboard_option
 @json_option
 @quiet_option
 @handle_errors
@@ -136,6 +139,7 @@ def learn_cmd(
     device: str,
     engine: str,
     resume: bool,
+    tensorboard: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -153,6 +157,7 @@ def learn_cmd(
           --storage-option key=KEY --storage-option secret=SECRET
     """
     storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
+    on_epoch, close_log = epoch_logger(tensorboard)  # a missing tensorboard package fails here
     # cheap checks first (no torch yet): a wrong flag, run or store fails in a second
     if no_backpack and store is not None:
         raise click.UsageError(
@@ -201,12 +206,15 @@ def learn_cmd(
             config,
             device=device,
             progress=not (as_json or quiet),
+            on_epoch=on_epoch,
             resume=resume,
             storage_options=storage_options,
         )
     except KeyboardInterrupt:
         interrupted(saved_epoch(out, epochs))
         return
+    finally:
+        close_log()
     if not _main_process():  # under torchrun only rank 0 reports
         return
     report_run(

@@ -15,6 +15,7 @@ from backpack.cli._common import (
     EXIT_USAGE,
     apply_preset,
     device_option,
+    epoch_logger,
     fail,
     graph_engine_option,
     handle_errors,
@@ -27,6 +28,7 @@ from backpack.cli._common import (
     saved_epoch,
     show_data_log,
     skip_missing_option,
+    tensorboard_option,
 )
 from backpack.cli._nproc import nproc_option
 from backpack.pipeline.runs import RunConfig  # torch-free: the defaults of a run live there
@@ -184,6 +186,7 @@ def _show_warnings() -> None:
     metavar="TASK=N",
     help="Train TASK on only N samples (seeded choice); repeatable.",
 )
+@tensorboard_option
 @json_option
 @quiet_option
 @handle_errors
@@ -212,6 +215,7 @@ def train_cmd(
     resume: bool,
     skip_missing: bool,
     limits: tuple[str, ...],
+    tensorboard: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -236,6 +240,7 @@ def train_cmd(
     from backpack.tasks.registry import parse_tasks
 
     limit = _parse_limits(limits)
+    on_epoch, close_log = epoch_logger(tensorboard)  # a missing tensorboard package fails here
     chosen = apply_preset(preset, parse_tasks(tasks), dict(epochs=epochs, lr=lr, batch_size=batch_size))
     epochs, lr, batch_size = chosen["epochs"], chosen["lr"], chosen["batch_size"]
     _show_warnings()
@@ -267,10 +272,13 @@ def train_cmd(
             standardize=standardize,
             select_metric=select_metric,
             progress=not (as_json or quiet),
+            on_epoch=on_epoch,
         )
     except KeyboardInterrupt:
         interrupted(saved_epoch(out, epochs))
         return
+    finally:
+        close_log()
     from backpack.distributed import is_main_process
 
     if not is_main_process():  # under torchrun only rank 0 reports
