@@ -247,6 +247,21 @@ def epoch_logger(tensorboard: str | None) -> tuple[Any, Any]:
     return logger(tensorboard)
 
 
+def figure_options(func: F) -> F:
+    """``--format png|pdf|svg`` and ``--dpi`` of the commands that draw figures (explain, curves, inspect)."""
+    func = click.option(
+        "--dpi", default=150, show_default=True, type=click.IntRange(min=10), help="Resolution of PNG files."
+    )(func)
+    return click.option(
+        "--format",
+        "fmt",
+        default="png",
+        show_default=True,
+        type=click.Choice(["png", "pdf", "svg"]),  # backpack.pipeline.figures.FORMATS (not imported here)
+        help="File format of the figures.",
+    )(func)
+
+
 def skip_missing_option(func: F) -> F:
     """``--skip-missing``: drop clips whose video has no feature file (default: such a clip is an error)."""
     return click.option(

@@ -11,24 +11,13 @@ from backpack.cli import _checks
 from backpack.cli._common import (
     device_option,
     echo_json,
+    figure_options,
     handle_errors,
     json_option,
     log,
     skip_missing_option,
 )
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
-
-FORMATS = ("png", "pdf", "svg")
-
-
-def figure_options(func):  # type: ignore[no-untyped-def]
-    """``--format png|pdf|svg`` and ``--dpi``."""
-    func = click.option(
-        "--dpi", default=150, show_default=True, type=click.IntRange(min=10), help="Resolution of PNG files."
-    )(func)
-    return click.option(
-        "--format", "fmt", default="png", show_default=True, type=click.Choice(FORMATS), help="File format."
-    )(func)
 
 
 @click.command(

@@ -11,7 +11,16 @@ from typing import Any
 
 import click
 
-from backpack.cli._common import EXIT_FAILED_CHECK, EXIT_USAGE, echo_json, fail, json_option, json_safe, log
+from backpack.cli._common import (
+    EXIT_FAILED_CHECK,
+    EXIT_USAGE,
+    echo_json,
+    fail,
+    figure_options,
+    json_option,
+    json_safe,
+    log,
+)
 from backpack.cli._store_args import common_options as _common
 from backpack.cli._store_args import open_store as _open
 from backpack.cli._store_args import parse_storage_options, parse_store_ref
@@ -24,15 +33,7 @@ from backpack.cli._store_args import version_arg as _version_arg
 @click.option(
     "--plot", "plot_dir", type=click.Path(file_okay=False), help="Write a similarity-map PNG per task here."
 )
-@click.option(
-    "--format",
-    "fmt",
-    default="png",
-    show_default=True,
-    type=click.Choice(["png", "pdf", "svg"]),
-    help="Plot format.",
-)
-@click.option("--dpi", default=150, show_default=True, type=click.IntRange(min=10), help="Plot resolution.")
+@figure_options
 @json_option
 @_common
 def inspect_cmd(

@@ -8,7 +8,7 @@ import pytest
 from backpack.cli.main import cli
 
 # demo's --device defaults to cpu (its numbers are the CPU's), so it keeps its own option
-SHARED = ("device", "engine", "skip_missing", "as_json", "quiet")
+SHARED = ("device", "engine", "skip_missing", "as_json", "quiet", "tensorboard", "fmt", "dpi")
 OWN = {("demo", "device")}
 
 
@@ -28,7 +28,10 @@ def _params(name: str) -> dict[str, click.Parameter]:
 def test_shared_option_is_the_same_everywhere(name: str) -> None:
     params = _params(name)
     assert len(params) >= 2, params  # an option of one command only would not be shared
-    seen = {(tuple(p.opts), p.default, getattr(p, "help", None), str(p.type)) for p in params.values()}
+    seen = {
+        (tuple(p.opts), p.default, getattr(p, "help", None), repr(p.type.to_info_dict()))
+        for p in params.values()
+    }
     assert len(seen) == 1, seen
 
 
@@ -38,3 +41,5 @@ def test_the_commands_that_read_data_share_the_options() -> None:
     assert {"train", "learn", "build", "evaluate", "explain", "predict", "inspect", "demo"} <= set(
         _params("as_json")
     )
+    assert {"explain", "curves", "inspect"} <= set(_params("fmt"))
+    assert {"train", "learn"} <= set(_params("tensorboard"))
