@@ -17,6 +17,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK = 0
 EXIT_FAILED_CHECK = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 def echo_json(obj: Any) -> None:
@@ -192,6 +193,82 @@ def quiet_option(func: F) -> F:
     return click.option("--quiet", "-q", "quiet", is_flag=True, help="No progress output on stderr.")(func)
 
 
+# The options many commands take, declared once: the same name, default, help and behaviour everywhere.
+def json_option(func: F) -> F:
+    """``--json``: only the result, as JSON, on stdout (logs and progress go to stderr or nowhere)."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print only the result as JSON on stdout (no progress)."
+    )(func)
+
+
+def device_option(func: F) -> F:
+    """``--device auto|cpu|cuda[:i]`` (auto: CUDA when available, else the CPU)."""
+    return click.option(
+        "--device", default="auto", show_default=True, help="auto (CUDA when available), cpu or cuda[:i]."
+    )(func)
+
+
+def graph_engine_option(func: F) -> F:
+    """``--graph-engine auto|dgl|native``: how the temporal graph's message passing runs."""
+    return click.option(
+        "--graph-engine",
+        "engine",
+        default="auto",
+        show_default=True,
+        type=click.Choice(["auto", "dgl", "native"]),
+        help="Temporal graph engine: dgl, native (plain torch), or auto (dgl where installed).",
+    )(func)
+
+
+def tensorboard_option(func: F) -> F:
+    """``--tensorboard DIR``: also write each epoch's loss and validation metrics as TensorBoard scalars."""
+    return click.option(
+        "--tensorboard",
+        "tensorboard",
+        default=None,
+        metavar="DIR",
+        type=click.Path(file_okay=False),
+        help="Also log each epoch's loss and validation metrics to TensorBoard in DIR (needs the "
+        "tensorboard package).",
+    )(func)
+
+
+def epoch_logger(tensorboard: str | None) -> tuple[Any, Any]:
+    """``(on_epoch, close)`` for ``--tensorboard DIR`` (``(None, no-op)`` without it).
+
+    Called before any data loads: without the tensorboard package it raises at once (no torch yet).
+    """
+    if tensorboard is None:
+        return None, lambda: None
+    from backpack.pipeline.tensorboard_log import epoch_logger as logger
+    from backpack.pipeline.tensorboard_log import require_tensorboard
+
+    require_tensorboard()
+    return logger(tensorboard)
+
+
+def figure_options(func: F) -> F:
+    """``--format png|pdf|svg`` and ``--dpi`` of the commands that draw figures (explain, curves, inspect)."""
+    func = click.option(
+        "--dpi", default=150, show_default=True, type=click.IntRange(min=10), help="Resolution of PNG files."
+    )(func)
+    return click.option(
+        "--format",
+        "fmt",
+        default="png",
+        show_default=True,
+        type=click.Choice(["png", "pdf", "svg"]),  # backpack.pipeline.figures.FORMATS (not imported here)
+        help="File format of the figures.",
+    )(func)
+
+
+def skip_missing_option(func: F) -> F:
+    """``--skip-missing``: drop clips whose video has no feature file (default: such a clip is an error)."""
+    return click.option(
+        "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
+    )(func)
+
+
 def resume_command(extra: tuple[str, ...] = ("--resume",)) -> str:
     """The command line that re-runs the current command (plus ``extra`` when not already given)."""
     import shlex
@@ -211,6 +288,17 @@ def resume_command(extra: tuple[str, ...] = ("--resume",)) -> str:
 def interrupted(kept: str, extra: tuple[str, ...] = ("--resume",)) -> None:
     """The one way ``build``, ``learn`` and ``train`` end on Ctrl-C: what was kept, and how to go on.
 
-    Exits with code 1 (the run did not finish) after one line on stderr.
+    Exits with code 130 (stopped by SIGINT) after one line on stderr.
     """
-    fail(f"Interrupted. {kept} Continue with: {resume_command(extra)}")
+    fail(f"Interrupted. {kept} Continue with: {resume_command(extra)}", code=EXIT_INTERRUPTED)
+
+
+def saved_epoch(out: str, epochs: int) -> str:
+    """What an interrupted ``train`` / ``learn`` kept in ``out``: its last finished epoch (no torch)."""
+    from pathlib import Path
+
+    try:
+        epoch = int(json.loads((Path(out) / "checkpoint.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"No epoch had finished: nothing is saved in {out} yet."
+    return f"Epoch {epoch} of {epochs} is the last one saved in {out}."

@@ -115,11 +115,6 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return storage_option_flag(_store_errors(func))
 
 
-def json_flag(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``--json`` flag (only JSON on stdout)."""
-    return click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")(func)
-
-
 def open_store(store: str, version: str | None, storage_option: tuple[str, ...], mode: str = "r") -> Any:
     """``Backpack.open`` of ``STORE[@V]`` (or ``--version``) with the parsed ``--storage-option``s."""
     from backpack.store import Backpack

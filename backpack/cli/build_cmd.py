@@ -10,12 +10,16 @@ import click
 from backpack.cli import _checks
 from backpack.cli._common import (
     EXIT_USAGE,
+    device_option,
     echo_json,
     fail,
+    graph_engine_option,
     handle_errors,
     interrupted,
+    json_option,
     log,
     quiet_option,
+    skip_missing_option,
 )
 from backpack.cli._nproc import nproc_option  # click + stdlib only
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
@@ -52,23 +56,15 @@ def _main_process() -> bool:
     help="RUN is a `backpack learn` run of T: add only T's prototypes on top of its store version "
     "(of --store, when the store the run recorded has moved).",
 )
-@click.option(
-    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
-)
+@skip_missing_option
 @click.option(
     "--allow-empty",
     "allow_empty",
     is_flag=True,
     help="Publish a version even when its prototypes equal its parent's (default: skip it).",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option(
-    "--graph-engine",
-    "engine",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
+@device_option
+@graph_engine_option
 @click.option("--batch-size", "batch_size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--select",
@@ -77,7 +73,7 @@ def _main_process() -> bool:
     type=click.Choice(["last", "best"]),
     help="Weights of a `backpack train` RUN: its last epoch, or its best by the selection metric.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON on stdout.")
+@json_option
 @quiet_option
 @handle_errors
 def build_cmd(
@@ -175,7 +171,8 @@ def build_cmd(
             allow_empty=allow_empty,
         )
     except KeyboardInterrupt:
-        interrupted("Nothing was published: a version is written whole or not at all.", extra=())
+        unchanged = f"its latest version is still {before[-1]}" if before else "it held no version"
+        interrupted(f"No new version: the store {store} is unchanged ({unchanged}).", extra=())
         return
     if not _main_process():  # under torchrun only rank 0 reports
         return

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import click
 
-from backpack.cli._common import echo_json, handle_errors, log
+from backpack.cli._common import (
+    echo_json,
+    handle_errors,
+    json_option,
+    log,
+)
 
 
 @click.command("synth")
@@ -30,7 +35,7 @@ from backpack.cli._common import echo_json, handle_errors, log
     help="clean: the original generator; noisy: noisier, correlated rows, longer actions, imbalanced "
     "classes (docs/synthetic-data.md).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print only a JSON summary on stdout.")
+@json_option
 @handle_errors
 def synth_cmd(out: str, seed: int, size: str, world: str, as_json: bool) -> None:
     """Write a synthetic Ego4D-format dataset with planted cross-task structure.

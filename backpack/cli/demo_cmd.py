@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import click
 
-from backpack.cli._common import echo_json, handle_errors, log
+from backpack.cli._common import (
+    echo_json,
+    handle_errors,
+    json_option,
+    log,
+    quiet_option,
+)
 
 
 @click.command("demo")
@@ -34,13 +40,18 @@ from backpack.cli._common import echo_json, handle_errors, log
     help="Labelled samples of the novel task (default: the demo's).",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:i].")
-@click.option("--json", "as_json", is_flag=True, help="Print only the results as JSON on stdout.")
+@json_option
+@quiet_option
 @handle_errors
-def demo_cmd(out: str, seed: int, novel: str, few_labels: int | None, device: str, as_json: bool) -> None:
+def demo_cmd(
+    out: str, seed: int, novel: str, few_labels: int | None, device: str, as_json: bool, quiet: bool
+) -> None:
     """Train single-task, multi-task, build the backpack, learn a novel task with EgoPack and MTL+FT.
 
     Prints a table like the paper's Table 1, then the `inspect` summary of the store. A second
-    run reuses what the first one trained (delete --out to start again).
+    run reuses what the first one trained (delete --out to start again): each step's line says
+    "reused ... (cached)" or "running" (--quiet: no step lines and no progress; --json records
+    each step's "cached").
 
     \b
     Examples:
@@ -56,7 +67,9 @@ def demo_cmd(out: str, seed: int, novel: str, few_labels: int | None, device: st
     config = DemoConfig(novel=novel, seed=seed)
     if few_labels is not None:
         config = dataclasses.replace(config, few_labels=few_labels)
-    result = run_demo(out, config, device=device, progress=not as_json, log=log)
+    result = run_demo(
+        out, config, device=device, progress=not (as_json or quiet), log=(lambda _: None) if quiet else log
+    )
     if as_json:
         echo_json(result)
         return

@@ -8,7 +8,16 @@ from __future__ import annotations
 import click
 
 from backpack.cli import _checks
-from backpack.cli._common import echo_json, format_metric, handle_errors, json_safe
+from backpack.cli._common import (
+    device_option,
+    echo_json,
+    format_metric,
+    graph_engine_option,
+    handle_errors,
+    json_option,
+    json_safe,
+    skip_missing_option,
+)
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
 from backpack.cli.train_cmds import _show_warnings
 
@@ -25,17 +34,9 @@ from backpack.cli.train_cmds import _show_warnings
     type=_checks.split_choice(),
     help="Annotation split to evaluate.",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option(
-    "--graph-engine",
-    "engine",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
-@click.option(
-    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
-)
+@device_option
+@graph_engine_option
+@skip_missing_option
 @click.option(
     "--store",
     "store",
@@ -58,7 +59,7 @@ from backpack.cli.train_cmds import _show_warnings
     help="Also show the linear-probe floor (AR, OSCC) on the same data and split.",
 )
 @storage_option_flag
-@click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON on stdout.")
+@json_option
 @handle_errors
 def evaluate_cmd(
     run_dir: str,

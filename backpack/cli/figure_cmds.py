@@ -8,20 +8,16 @@ from __future__ import annotations
 import click
 
 from backpack.cli import _checks
-from backpack.cli._common import echo_json, handle_errors, log
+from backpack.cli._common import (
+    device_option,
+    echo_json,
+    figure_options,
+    handle_errors,
+    json_option,
+    log,
+    skip_missing_option,
+)
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
-
-FORMATS = ("png", "pdf", "svg")
-
-
-def figure_options(func):  # type: ignore[no-untyped-def]
-    """``--format png|pdf|svg`` and ``--dpi``."""
-    func = click.option(
-        "--dpi", default=150, show_default=True, type=click.IntRange(min=10), help="Resolution of PNG files."
-    )(func)
-    return click.option(
-        "--format", "fmt", default="png", show_default=True, type=click.Choice(FORMATS), help="File format."
-    )(func)
 
 
 @click.command(
@@ -46,12 +42,10 @@ def figure_options(func):  # type: ignore[no-untyped-def]
 @click.option(
     "--split", default="val", show_default=True, type=_checks.split_choice(), help="Annotation split."
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option(
-    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
-)
+@device_option
+@skip_missing_option
 @figure_options
-@click.option("--json", "as_json", is_flag=True, help="Print only the list of written files as JSON.")
+@json_option
 @handle_errors
 def explain_cmd(
     run_dir: str,
@@ -112,7 +106,7 @@ def explain_cmd(
     help="Legend name of each RUN, in order (default: the folder names); repeat once per RUN.",
 )
 @figure_options
-@click.option("--json", "as_json", is_flag=True, help="Print only the list of written files as JSON.")
+@json_option
 @handle_errors
 def curves_cmd(
     runs: tuple[str, ...], out: str, labels: tuple[str, ...], fmt: str, dpi: int, as_json: bool

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from backpack.cli._common import echo_json
-from backpack.cli._store_args import common_options, json_flag, open_store
+from backpack.cli._common import echo_json, json_option
+from backpack.cli._store_args import common_options, open_store
 
 
 @click.command("gc")
@@ -19,7 +19,7 @@ from backpack.cli._store_args import common_options, json_flag, open_store
     type=click.FloatRange(min=0),
     help="Keep orphans younger than this many seconds (a writer may still be filling them).",
 )
-@json_flag
+@json_option
 @common_options
 def gc_cmd(store: str, yes: bool, grace_s: float, as_json: bool, storage_option: tuple[str, ...]) -> None:
     """Remove data no version refers to (left by killed writers); a dry run unless --yes.

@@ -10,11 +10,17 @@ import click
 from backpack.cli import _checks
 from backpack.cli._common import (
     apply_preset,
+    device_option,
+    epoch_logger,
+    graph_engine_option,
     handle_errors,
     interrupted,
+    json_option,
     preset_option,
     quiet_option,
     report_run,
+    saved_epoch,
+    tensorboard_option,
 )
 from backpack.cli._nproc import nproc_option  # click + stdlib only
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
@@ -105,16 +111,11 @@ def _main_process() -> bool:
 )
 @preset_option
 @click.option("--seed", default=LearnConfig.seed, show_default=True, type=int)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option(
-    "--graph-engine",
-    "engine",
-    default=LearnConfig.engine,
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
+@device_option
+@graph_engine_option
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same settings).")
-@click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
+@tensorboard_option
+@json_option
 @quiet_option
 @handle_errors
 def learn_cmd(
@@ -138,6 +139,7 @@ def learn_cmd(
     device: str,
     engine: str,
     resume: bool,
+    tensorboard: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -155,6 +157,7 @@ def learn_cmd(
           --storage-option key=KEY --storage-option secret=SECRET
     """
     storage_options = parse_storage_options(storage_option)  # bad syntax: exit 2 before any work
+    on_epoch, close_log = epoch_logger(tensorboard)  # a missing tensorboard package fails here
     # cheap checks first (no torch yet): a wrong flag, run or store fails in a second
     if no_backpack and store is not None:
         raise click.UsageError(
@@ -203,12 +206,15 @@ def learn_cmd(
             config,
             device=device,
             progress=not (as_json or quiet),
+            on_epoch=on_epoch,
             resume=resume,
             storage_options=storage_options,
         )
     except KeyboardInterrupt:
-        interrupted(f"Every finished epoch is saved in {out}.")
+        interrupted(saved_epoch(out, epochs))
         return
+    finally:
+        close_log()
     if not _main_process():  # under torchrun only rank 0 reports
         return
     report_run(

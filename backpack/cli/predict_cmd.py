@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from backpack.cli._common import echo_json, handle_errors, json_safe, log
+from backpack.cli._common import (
+    device_option,
+    echo_json,
+    graph_engine_option,
+    handle_errors,
+    json_option,
+    json_safe,
+    log,
+    skip_missing_option,
+)
 from backpack.cli._store_args import parse_storage_options, storage_option_flag
 
 
@@ -38,18 +47,10 @@ from backpack.cli._store_args import parse_storage_options, storage_option_flag
     help="official: every window of the current EGO4D/forecasting code; challenge: each clip's last "
     "window left out, as the challenge's test keys were made (docs/ego4d.md).",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option(
-    "--graph-engine",
-    "engine",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
+@device_option
+@graph_engine_option
 @click.option("--batch-size", "batch_size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
-)
+@skip_missing_option
 @click.option(
     "--store",
     "store",
@@ -58,7 +59,7 @@ from backpack.cli._store_args import parse_storage_options, storage_option_flag
     help="For a `backpack learn` run: predict with this store (version) instead of the recorded one.",
 )
 @storage_option_flag
-@click.option("--json", "as_json", is_flag=True, help="Print only a JSON summary on stdout.")
+@json_option
 @handle_errors
 def predict_cmd(
     run_dir: str,

@@ -11,9 +11,17 @@ from typing import Any
 
 import click
 
-from backpack.cli._common import EXIT_FAILED_CHECK, EXIT_USAGE, echo_json, fail, json_safe, log
+from backpack.cli._common import (
+    EXIT_FAILED_CHECK,
+    EXIT_USAGE,
+    echo_json,
+    fail,
+    figure_options,
+    json_option,
+    json_safe,
+    log,
+)
 from backpack.cli._store_args import common_options as _common
-from backpack.cli._store_args import json_flag as _json_flag
 from backpack.cli._store_args import open_store as _open
 from backpack.cli._store_args import parse_storage_options, parse_store_ref
 from backpack.cli._store_args import version_arg as _version_arg
@@ -25,16 +33,8 @@ from backpack.cli._store_args import version_arg as _version_arg
 @click.option(
     "--plot", "plot_dir", type=click.Path(file_okay=False), help="Write a similarity-map PNG per task here."
 )
-@click.option(
-    "--format",
-    "fmt",
-    default="png",
-    show_default=True,
-    type=click.Choice(["png", "pdf", "svg"]),
-    help="Plot format.",
-)
-@click.option("--dpi", default=150, show_default=True, type=click.IntRange(min=10), help="Plot resolution.")
-@_json_flag
+@figure_options
+@json_option
 @_common
 def inspect_cmd(
     store: str,
@@ -73,7 +73,7 @@ def inspect_cmd(
 
 @click.command("log")
 @click.argument("store")
-@_json_flag
+@json_option
 @_common
 def log_cmd(store: str, as_json: bool, storage_option: tuple[str, ...]) -> None:
     """List the versions of a store, newest first, with their messages, tasks and tags.
@@ -124,7 +124,7 @@ def _printable(text: str) -> str:
 @click.argument("version", required=False)
 @click.option("--force", is_flag=True, help="Move the tag if it already names another version.")
 @click.option("--delete", "delete", is_flag=True, help="Delete the tag (the version stays).")
-@_json_flag
+@json_option
 @_common
 def tag_cmd(
     store: str,
@@ -172,7 +172,7 @@ def tag_cmd(
 @click.command("verify")
 @click.argument("store")
 @click.option("--version", "version", metavar="V", help="Check only this version (default: all).")
-@_json_flag
+@json_option
 @_common
 def verify_cmd(store: str, version: str | None, as_json: bool, storage_option: tuple[str, ...]) -> None:
     """Check every checksum, index and tag; exit 1 naming each mismatch.
@@ -213,7 +213,7 @@ def verify_cmd(store: str, version: str | None, as_json: bool, storage_option: t
 @click.argument("store")
 @click.argument("a")
 @click.argument("b")
-@_json_flag
+@json_option
 @_common
 def diff_cmd(store: str, a: str, b: str, as_json: bool, storage_option: tuple[str, ...]) -> None:
     """Compare versions A and B: tasks added/removed/changed, counts, mean cosine drift.
@@ -254,7 +254,7 @@ def diff_cmd(store: str, a: str, b: str, as_json: bool, storage_option: tuple[st
     "--version", "versions", multiple=True, metavar="V", help="Only this version (repeatable; default: all)."
 )
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
-@_json_flag
+@json_option
 @_common
 def export_cmd(
     store: str,
@@ -287,7 +287,7 @@ def export_cmd(
 @click.command("import")
 @click.argument("bundle", type=click.Path(dir_okay=False))
 @click.argument("dest")
-@_json_flag
+@json_option
 @_common
 def import_cmd(bundle: str, dest: str, as_json: bool, storage_option: tuple[str, ...]) -> None:
     """Unpack a bundle into a new store at DEST (verified before it appears).
@@ -312,7 +312,7 @@ def import_cmd(bundle: str, dest: str, as_json: bool, storage_option: tuple[str,
 )
 @click.option("-k", "k", default=4, show_default=True, type=int, help="Neighbours per query.")
 @click.option("--version", "version", metavar="V", help="Version number or tag (default: latest).")
-@_json_flag
+@json_option
 @_common
 def query_cmd(
     store: str,

@@ -14,14 +14,21 @@ from backpack.cli import _checks
 from backpack.cli._common import (
     EXIT_USAGE,
     apply_preset,
+    device_option,
+    epoch_logger,
     fail,
+    graph_engine_option,
     handle_errors,
     interrupted,
+    json_option,
     log,
     preset_option,
     quiet_option,
     report_run,
+    saved_epoch,
     show_data_log,
+    skip_missing_option,
+    tensorboard_option,
 )
 from backpack.cli._nproc import nproc_option
 from backpack.pipeline.runs import RunConfig  # torch-free: the defaults of a run live there
@@ -82,7 +89,7 @@ def _show_warnings() -> None:
 @click.option(
     "--seed", default=RunConfig.seed, show_default=True, type=int, help="Seeds sampling, init and dropout."
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@device_option
 @click.option(
     "--model",
     "model",
@@ -91,13 +98,7 @@ def _show_warnings() -> None:
     type=click.Choice(["graph", "mlp"]),
     help="graph: the temporal GNN backbone; mlp: the paper's MLP baseline.",
 )
-@click.option(
-    "--graph-engine",
-    "engine",
-    default=RunConfig.engine,
-    show_default=True,
-    type=click.Choice(["auto", "dgl", "native"]),
-)
+@graph_engine_option
 @click.option(
     "--hidden",
     default=RunConfig.hidden,
@@ -177,9 +178,7 @@ def _show_warnings() -> None:
     help="Frames each feature row sees (default: the stride); with --feature-stride.",
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
-@click.option(
-    "--skip-missing", "skip_missing", is_flag=True, help="Drop clips whose video has no feature file."
-)
+@skip_missing_option
 @click.option(
     "--limit",
     "limits",
@@ -187,7 +186,8 @@ def _show_warnings() -> None:
     metavar="TASK=N",
     help="Train TASK on only N samples (seeded choice); repeatable.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print only the final metrics as JSON on stdout.")
+@tensorboard_option
+@json_option
 @quiet_option
 @handle_errors
 def train_cmd(
@@ -215,6 +215,7 @@ def train_cmd(
     resume: bool,
     skip_missing: bool,
     limits: tuple[str, ...],
+    tensorboard: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -239,6 +240,7 @@ def train_cmd(
     from backpack.tasks.registry import parse_tasks
 
     limit = _parse_limits(limits)
+    on_epoch, close_log = epoch_logger(tensorboard)  # a missing tensorboard package fails here
     chosen = apply_preset(preset, parse_tasks(tasks), dict(epochs=epochs, lr=lr, batch_size=batch_size))
     epochs, lr, batch_size = chosen["epochs"], chosen["lr"], chosen["batch_size"]
     _show_warnings()
@@ -270,10 +272,13 @@ def train_cmd(
             standardize=standardize,
             select_metric=select_metric,
             progress=not (as_json or quiet),
+            on_epoch=on_epoch,
         )
     except KeyboardInterrupt:
-        interrupted(f"Every finished epoch is saved in {out}.")
+        interrupted(saved_epoch(out, epochs))
         return
+    finally:
+        close_log()
     from backpack.distributed import is_main_process
 
     if not is_main_process():  # under torchrun only rank 0 reports

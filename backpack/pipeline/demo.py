@@ -81,9 +81,12 @@ def run_demo(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run (or resume) the demo in ``out``; returns ``{"config", "table", "store", "runs"}``.
+    """Run (or resume) the demo in ``out``; returns ``{"config", "table", "store", "runs", "steps"}``.
 
-    ``table`` maps method -> task -> metrics (only the cells the method was trained for).
+    ``table`` maps method -> task -> metrics (only the cells the method was trained for); ``steps``
+    lists every step with its output path and whether it was reused from ``out`` (``cached``).
+    ``log`` gets one line per step: ``"[2/6] train single-task oscc ...: reused runs/single-oscc
+    (cached)"`` or ``"...: running -> runs/single-oscc"``.
     """
     from backpack.data import Ego4DDataset, world_config, write_synthetic
     from backpack.pipeline import evaluate_run, load_run, train_run
@@ -94,9 +97,17 @@ def run_demo(
 
     root = Path(out) / f"seed-{config.seed}"
     root.mkdir(parents=True, exist_ok=True)
+    steps: list[dict[str, Any]] = []
+
+    def step(n: int, name: str, path: Path, cached: bool) -> bool:
+        """Log step ``n`` as reused (``cached``) or about to run; record it; True when it must run."""
+        rel = path.relative_to(root)
+        log(f"[{n}/6] {name}: " + (f"reused {rel} (cached)" if cached else f"running -> {rel}"))
+        steps.append({"step": name, "path": str(path), "cached": cached})
+        return not cached
+
     data = root / "data"
-    if not (data / "annotations").is_dir():
-        log(f"[1/6] synthetic data -> {data}")
+    if step(1, "synthetic data", data, (data / "annotations").is_dir()):
         if data.exists():
             shutil.rmtree(data)
         write_synthetic(data, seed=config.seed, size=world_config(config.size, config.world))
@@ -111,8 +122,8 @@ def run_demo(
     }
     for r in runs.values():
         _fresh(r)
-    if not _complete(runs["single"]):
-        log(f"[2/6] single-task temporal graph on {config.novel} ({config.few_labels} labelled samples)")
+    name = f"train single-task {config.novel} ({config.few_labels} labelled samples)"
+    if step(2, name, runs["single"], _complete(runs["single"])):
         train_run(
             data,
             config.novel,
@@ -123,8 +134,7 @@ def run_demo(
             limit={config.novel: config.few_labels},
             **common,
         )
-    if not _complete(runs["mtl"]):
-        log(f"[3/6] multi-task model on {','.join(others)}")
+    if step(3, f"train multi-task {','.join(others)}", runs["mtl"], _complete(runs["mtl"])):
         limit = {t: n for t, n in config.mtl_limit.items() if t in others}
         train_run(
             data,
@@ -137,8 +147,7 @@ def run_demo(
             **common,
         )
     store = root / f"store-{mtl_name}"
-    if not _has_version(store):
-        log(f"[4/6] building the backpack -> {store}")
+    if step(4, "build the backpack", store, _has_version(store)):
         if store.exists():
             shutil.rmtree(store)
         build_prototypes(
@@ -151,8 +160,7 @@ def run_demo(
             progress=progress,
         )
     for key, extra, label in (("egopack", {}, "EgoPack"), ("mtl_ft", {"no_backpack": True}, "MTL+FT")):
-        if not _complete(runs[key]):
-            log(f"[5/6] learning {config.novel} with {label} ({config.few_labels} labelled samples)")
+        if step(5, f"learn {config.novel} with {label}", runs[key], _complete(runs[key])):
             learn_novel_task(
                 data,
                 runs["mtl"],
@@ -176,6 +184,7 @@ def run_demo(
         "table": table,
         "store": summary,
         "runs": {k: str(v) for k, v in runs.items()},
+        "steps": steps,
     }
 
 

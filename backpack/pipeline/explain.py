@@ -173,7 +173,7 @@ def explain_run(
     from backpack.data import Ego4DDataset
     from backpack.errors import ConfigError
     from backpack.pipeline.devices import resolve_device
-    from backpack.pipeline.figures import DPI, check_format, save
+    from backpack.pipeline.figures import DPI, check_format, save, short_store
     from backpack.pipeline.learn import load_learner_run
     from backpack.pipeline.learner_runs import read_learn_config
 
@@ -216,7 +216,8 @@ def explain_run(
         class_names = list(vocab)
     cfg = run.config
     version = run.store.version if run.store is not None else cfg.store_version
-    footer = {"run": Path(run_dir).name, "store": f"{cfg.store_url} v{version}", "split": split}
+    url = run.store.url if run.store is not None else cfg.store_url
+    footer = {"run": Path(run_dir).name, "store": short_store(url, version), "split": split}
     n = int(res["pred"][first].numel())  # predictions (one per action for AR, per clip otherwise)
     for task, ids in res["ids"].items():
         view = run.store.task(task)

@@ -44,6 +44,20 @@ def check_format(fmt: str, dpi: int) -> None:
         raise ConfigError(invalid("dpi", "figures", "an int >= 10", dpi))
 
 
+def short_store(url: str | os.PathLike[str], version: int | str | None = None) -> str:
+    """A store as a footer names it: ``store@3`` for ``/home/me/work/store/``, ``s3://bucket/prefix@3``.
+
+    A local path keeps its last component (an absolute path says little and leaks the user's tree);
+    a remote URL is kept whole, as it names the bucket.
+    """
+    text = str(url).rstrip("/")
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    if "://" not in text:
+        text = Path(text).name or text
+    return text if version is None else f"{text}@{version}"
+
+
 def add_footer(fig: Any, **fields: Any) -> Any:
     """A small grey line at the bottom left naming where the figure comes from (run, store, split)."""
     text = "   ".join(f"{k.replace('_', ' ')} {v}" for k, v in fields.items() if v not in (None, ""))
@@ -121,7 +135,7 @@ def curve_figures(
             ax.xaxis.get_major_locator().set_params(integer=True)
         axes[-1].legend(title="run", fontsize=8, title_fontsize=8, loc="best")
         fig.tight_layout(rect=(0, 0.04, 1, 1))
-        add_footer(fig, runs=", ".join(str(r) for r in runs), split="val")
+        add_footer(fig, runs=", ".join(Path(r).name for r in runs), split="val")
         figures[task] = fig
     return figures
 
@@ -158,5 +172,6 @@ __all__ = [
     "metric_label",
     "read_history",
     "save",
+    "short_store",
     "write_curves",
 ]

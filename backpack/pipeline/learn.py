@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ def learn_novel_task(
     progress: bool = True,
     resume: bool = False,
     storage_options: dict[str, Any] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> LearnerRun:
     """Train task ``config.task`` on top of ``base_run`` (and the store ``STORE[@TAG]``) into ``out``.
 
@@ -107,6 +109,7 @@ def learn_novel_task(
     ``resume=True`` continues an interrupted run in ``out`` with the same settings (only ``epochs``
     may grow) and ends with the same weights and metrics as a run that never stopped.
     ``storage_options`` (s3: endpoint_url, key, secret, ...) open the store; never written to ``out``.
+    ``on_epoch`` gets each epoch's record once it is saved (see :func:`~backpack.pipeline.trainer.fit`).
     """
     from backpack._io import atomic_write_json
     from backpack.data import Ego4DDataset
@@ -223,6 +226,7 @@ def learn_novel_task(
         progress=progress,
         resume=resume,
         extra_state={"kind": "egopack", "task": config.task},
+        on_epoch=on_epoch,
     )
     model.eval()
     return LearnerRun(out_dir, config, base_run_obj.config, ds.taxonomy, model, history, bp)

@@ -210,7 +210,7 @@ def similarity_figure(bp: Backpack, name: str) -> Any:
     """The similarity map of one task: verb groups named on the axes, colours over the data's range."""
     import numpy as np
 
-    from backpack.pipeline.figures import add_footer, pyplot
+    from backpack.pipeline.figures import add_footer, pyplot, short_store
 
     plt = pyplot()
     view = bp.task(name)
@@ -245,7 +245,7 @@ def similarity_figure(bp: Backpack, name: str) -> Any:
     bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
     bar.set_label(f"cosine similarity (colours span {lo:.3f} to {hi:.3f})")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    add_footer(fig, store=bp.url, version=bp.version, task=name)
+    add_footer(fig, store=short_store(bp.url, bp.version), task=name)
     return fig
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ def train_run(
     progress: bool = True,
     feature_stride: int | None = None,
     feature_window: int | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
     **options: Any,
 ) -> Run:
     """Train a multi-task (or single-task) model on ``tasks`` and write the RUN folder ``out``.
@@ -50,6 +52,7 @@ def train_run(
     match; ``epochs`` may grow).
     ``feature_stride`` / ``feature_window`` give the frames per feature row of a feature folder the
     table of known Ego4D sets does not hold (see :mod:`backpack.data.feature_sets`).
+    ``on_epoch`` gets each epoch's record once it is saved (see :func:`~backpack.pipeline.trainer.fit`).
 
     Raises
     ------
@@ -157,6 +160,7 @@ def train_run(
         resume=resume,
         progress=progress,
         extra_state={"kind": "multitask"},
+        on_epoch=on_epoch,
     )
     model.eval()
     return Run(run_dir, config, ds.taxonomy, model, history, epoch=config.epochs)

@@ -34,6 +34,8 @@ def test_demo_table_and_store(tiny_demo: tuple) -> None:
         assert set(table[m]) == {"oscc"} and 0 <= table[m]["oscc"]["accuracy"] <= 100
     assert sorted(t["name"] for t in res["store"]["tasks"]) == ["ar", "lta", "pnr"]
     assert [m[:5] for m in messages] == ["[1/6]", "[2/6]", "[3/6]", "[4/6]", "[5/6]", "[5/6]", "[6/6]"]
+    assert all("running -> " in m for m in messages[:-1]) and messages[-1] == "[6/6] evaluating"
+    assert [s["cached"] for s in res["steps"]] == [False] * 6
     md = format_table(table, "oscc")
     assert md.splitlines()[0].startswith("| Method | AR verb_top1") and "| EgoPack |" in md
 
@@ -44,7 +46,12 @@ def test_demo_reuses_what_it_trained(tiny_demo: tuple) -> None:
     before = weights.stat().st_mtime_ns
     messages: list[str] = []
     again = run_demo(out, config, progress=False, log=messages.append)
-    assert messages == ["[6/6] evaluating"]  # everything cached: only evaluated again
+    # everything cached: every step says so, and only the evaluation runs again
+    assert [m[:5] for m in messages] == ["[1/6]", "[2/6]", "[3/6]", "[4/6]", "[5/6]", "[5/6]", "[6/6]"]
+    assert all(m.endswith("(cached)") and ": reused " in m for m in messages[:-1]), messages
+    single = "[2/6] train single-task oscc (12 labelled samples): reused runs/single-oscc (cached)"
+    assert messages[1] == single
+    assert [s["cached"] for s in again["steps"]] == [True] * 6
     assert weights.stat().st_mtime_ns == before
     # compared as JSON text: a metric without samples is NaN, and NaN != NaN
     assert json.dumps(again["table"], sort_keys=True) == json.dumps(res["table"], sort_keys=True)
@@ -63,9 +70,23 @@ def test_demo_cli_prints_table_and_summary(tiny_demo: tuple, monkeypatch: pytest
     )
     ran = CliRunner().invoke(cli, ["demo", "--out", str(out), "--json"], catch_exceptions=False)
     assert ran.exit_code == 0, ran.stderr
-    assert json.loads(ran.stdout)["table"] == json.loads(json.dumps(res["table"]))
+    printed = json.loads(ran.stdout)
+    assert printed["table"] == json.loads(json.dumps(res["table"]))
+    assert [(s["step"].split()[0], s["cached"]) for s in printed["steps"]] == [
+        ("synthetic", True),
+        ("train", True),
+        ("train", True),
+        ("build", True),
+        ("learn", True),
+        ("learn", True),
+    ]
+    assert "[4/6] build the backpack: reused store-mtl-ar-lta-pnr (cached)" in ran.stderr
     ran = CliRunner().invoke(cli, ["demo", "--out", str(out)], catch_exceptions=False)
     assert ran.exit_code == 0 and "| EgoPack |" in ran.stdout and "ar" in ran.stdout
+    ran = CliRunner().invoke(cli, ["demo", "--out", str(out), "--quiet"], catch_exceptions=False)
+    assert ran.exit_code == 0 and "| EgoPack |" in ran.stdout
+    # no step lines and no progress; what remains is which weights each evaluation used
+    assert ran.stderr and all(line.startswith("Using the last epoch") for line in ran.stderr.splitlines())
 
 
 def test_demo_rejects_unknown_novel_task() -> None:

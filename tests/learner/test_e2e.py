@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -201,3 +202,27 @@ def test_learner_run_files_are_checked_like_a_training_run(
     info_path.write_text(json.dumps(info))
     with pytest.raises(RunError, match="an entry for weights.safetensors"):
         load_learner_run(run)
+
+
+def test_explain_footers_name_the_run_and_store_not_their_paths(
+    tiny_world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backpack.pipeline import explain, figures
+    from backpack.pipeline.learn import learn_novel_task
+    from backpack.pipeline.learner_runs import LearnConfig
+
+    w = tiny_world
+    run = tmp_path / "ego"
+    config = LearnConfig(task="oscc", epochs=1)
+    learn_novel_task(w["data"], w["mtl"], f"{w['store']}@v1", run, config, device="cpu", progress=False)
+    footers: list[str] = []
+    real = figures.save
+
+    def keep_footer(fig, *args, **kwargs):  # type: ignore[no-untyped-def]
+        footers.append(fig.texts[-1].get_text())  # the footer is the figure's last text
+        return real(fig, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "save", keep_footer)
+    explain.explain_run(run, w["data"], tmp_path / "pics", device="cpu")
+    assert footers and set(footers) == {"run ego   store store@1   split val"}
+    assert all(str(tmp_path) not in f for f in footers)

@@ -138,7 +138,8 @@ def test_interrupted_train_says_how_to_resume(
             *SMALL,
         ],
     )
-    assert r.exit_code == 1 and "--resume" in r.stderr and r.stdout == ""
+    assert r.exit_code == 130 and "--resume" in r.stderr and r.stdout == ""
+    assert "No epoch had finished" in r.stderr
 
 
 @pytest.mark.slow  # torchrun start-up: ~20 s on 2 cores
