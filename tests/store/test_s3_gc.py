@@ -66,6 +66,7 @@ def test_gc_on_s3_removes_a_killed_writers_data_only(s3_url: str, s3_storage_opt
     young = Backpack.open(s3_url, mode="a", storage_options=s3_storage_options).new_version()
     add(young, "pnr", make_task(4))  # a writer in progress: data written, manifest not yet
     young_key = young._tasks["pnr"].path
+    young_before = set(bp.backend.list(young_key))
 
     orphans = {o.key: o for o in bp.orphans()}
     assert set(orphans) == {dead, young_key}
@@ -85,7 +86,13 @@ def test_gc_on_s3_removes_a_killed_writers_data_only(s3_url: str, s3_storage_opt
     removed = collect_garbage(bp, grace_s=GRACE_S, dry_run=False)
     assert [o.key for o in removed] == [dead]
     assert bp.backend.list(dead) == []
-    assert _data_keys(bp) == published | set(bp.backend.list(young_key))  # nothing else went
+    young_keys = set(bp.backend.list(young_key))
+    assert _data_keys(bp) == published | young_keys  # nothing else went
+    print(
+        f"\ngc on S3: removed {len(dead_keys)} keys of a killed writer ({removed[0].bytes} bytes); "
+        f"referenced data lost: {len(published - _data_keys(bp))}, "
+        f"in-progress writer lost: {len(young_before - young_keys)}"
+    )
     assert [o.key for o in bp.orphans()] == [young_key]
 
     assert young.commit() == 3  # the writer in progress still publishes, its data intact
