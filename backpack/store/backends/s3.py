@@ -255,25 +255,23 @@ class S3Backend(Backend):
             raise self._wrap(exc, "check", key) from exc
         return info.get("type") == "file"
 
-    def size(self, key: str) -> int:
+    def _info(self, key: str) -> dict[str, Any]:
+        """The object's HEAD (size, LastModified); a missing key or a "directory" is NotFoundError."""
         try:
             info = self.fs.info(self._path(key))
         except FileNotFoundError:
-            raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
+            info = {}
         except _io_errors() as exc:
             raise self._wrap(exc, "stat", key) from exc
         if info.get("type") != "file":
             raise NotFoundError(f"No key {key!r} in store {self.url!r}.")
-        return int(info["size"])
+        return info
+
+    def size(self, key: str) -> int:
+        return int(self._info(key)["size"])
 
     def modified(self, key: str) -> float | None:
-        try:
-            info = self.fs.info(self._path(key))
-        except FileNotFoundError:
-            raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
-        except _io_errors() as exc:
-            raise self._wrap(exc, "stat", key) from exc
-        return _mtime(info)
+        return _mtime(self._info(key))
 
     def stat_all(self, prefix: str) -> dict[str, tuple[int, float | None]]:
         # One listing (sizes and LastModified included) instead of two HEADs per key.
