@@ -9,15 +9,12 @@ collected at all (what it refers to is unknown).
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backpack.errors import BackpackError, StoreError
+from backpack.errors import BackpackError, ReadOnlyError, StoreError
 from backpack.store import _format as fmt
-from backpack.store.backends.local import TMP_MARK
 
 if TYPE_CHECKING:
     from backpack.store.store import Backpack
@@ -32,7 +29,7 @@ class Orphan:
     key: str
     kind: str  # "data", "temp" or "import-temp"
     bytes: int
-    age_s: float | None  # since its newest file was written; None: unknown (object stores)
+    age_s: float | None  # since its newest file was written; None: the backend cannot tell
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -58,46 +55,28 @@ def referenced_paths(bp: Backpack) -> set[str]:
 
 
 def find_orphans(bp: Backpack) -> list[Orphan]:
-    """Unreferenced data groups and temp leftovers of ``bp``'s store, oldest first."""
+    """Unreferenced data groups and temp leftovers of ``bp``'s store, oldest first.
+
+    Works on every backend through its interface: data groups from :meth:`Backend.stat_all`
+    (sizes and times of one listing), temp leftovers from :meth:`Backend.leftovers`.
+    """
     referenced = referenced_paths(bp)
     backend = bp.backend
-    groups: dict[str, list[str]] = {}
-    for key in backend.list(fmt.DATA_PREFIX):
+    groups: dict[str, list[tuple[int, float | None]]] = {}
+    for key, stat in backend.stat_all(fmt.DATA_PREFIX).items():
         parts = key.split("/")
         if len(parts) >= 3:
-            groups.setdefault(f"{parts[0]}/{parts[1]}/", []).append(key)
+            groups.setdefault(f"{parts[0]}/{parts[1]}/", []).append(stat)
     now = time.time()
     out = []
-    for prefix, keys in sorted(groups.items()):
+    for prefix, stats in sorted(groups.items()):
         if prefix in referenced:
             continue
-        times = [backend.modified(k) for k in keys]
+        times = [t for _, t in stats]
         age = None if any(t is None for t in times) else now - max(t for t in times if t is not None)
-        out.append(Orphan(prefix, "data", sum(backend.size(k) for k in keys), age))
-    root = backend.local_path()
-    if root is not None:
-        out += _local_temps(root, now)
+        out.append(Orphan(prefix, "data", sum(n for n, _ in stats), age))
+    out += [Orphan(key, kind, size, now - mtime) for key, kind, size, mtime in backend.leftovers()]
     return sorted(out, key=lambda o: -(o.age_s or 0.0))
-
-
-def _tree(path: Path) -> tuple[int, float]:
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    stats = [p.lstat() for p in files] or [path.lstat()]
-    return sum(s.st_size for s in stats), max(s.st_mtime for s in stats)
-
-
-def _local_temps(root: Path, now: float) -> list[Orphan]:
-    out = []
-    if root.is_dir():
-        for path in root.rglob(f"{TMP_MARK}*"):
-            if any(p.name.startswith(TMP_MARK) for p in path.relative_to(root).parents if p.name):
-                continue  # inside a temp directory already listed
-            size, mtime = _tree(path)
-            out.append(Orphan(path.relative_to(root).as_posix(), "temp", size, now - mtime))
-    for path in root.parent.glob(f".{root.name}.tmp-*"):  # import_bundle's unpack directory
-        size, mtime = _tree(path)
-        out.append(Orphan(f"../{path.name}", "import-temp", size, now - mtime))
-    return out
 
 
 def collect_garbage(bp: Backpack, grace_s: float = GRACE_S, dry_run: bool = True) -> list[Orphan]:
@@ -110,13 +89,17 @@ def collect_garbage(bp: Backpack, grace_s: float = GRACE_S, dry_run: bool = True
     """
     if grace_s < 0:
         raise BackpackError(f"Invalid value for 'grace_s' in gc. Expected >= 0. Got {grace_s}.")
+    backend = bp.backend
+    if not backend.supports_deletes:
+        raise ReadOnlyError(
+            f"Cannot collect garbage in {bp.url!r}: it is a read-only bundle, written once, with "
+            "nothing to remove. Use import_bundle() to unpack it into a directory, then collect there."
+        )
     doomed = [o for o in find_orphans(bp) if o.removable(grace_s)]
     if dry_run:
         return doomed
-    backend = bp.backend
     backend._check_writable("collect garbage")
     again = referenced_paths(bp)  # a version published since the listing may refer to a group
-    root = backend.local_path()
     removed = []
     for orphan in doomed:
         if orphan.kind == "data":
@@ -124,11 +107,7 @@ def collect_garbage(bp: Backpack, grace_s: float = GRACE_S, dry_run: bool = True
                 continue
             for key in backend.list(orphan.key):
                 backend.delete(key)
-        elif root is not None:
-            path = (root / orphan.key).resolve()
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+        else:
+            backend.remove_leftover(orphan.key)
         removed.append(orphan)
     return removed

@@ -2,13 +2,11 @@
 
 ``from_dict`` checks every field (types, ranges, the size bounds of :mod:`._format`) so that a
 corrupt or hostile manifest is refused with a message naming the field before anything is read
-or allocated.
+or allocated (the field readers are in :mod:`._manifest_fields`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +17,9 @@ from backpack.store._format import (
     MAX_ARRAY_BYTES,
     MAX_COUNT,
     MAX_DIM,
-    MAX_VOCABULARY,
     check_format,
 )
+from backpack.store._manifest_fields import bounded_int, content_sha256, get_field, vocab_list
 
 _ITEMSIZE = {"float32": 4, "int32": 4, "int64": 8, "uint8": 1}
 _INDEX_KNOBS = {"ivf": ("nlist", "nprobe"), "hnsw": ("M", "efConstruction", "efSearch")}
@@ -32,30 +30,6 @@ PROVENANCE_FIELDS = (
     "backpack_version",
     "extra",
 )
-
-
-def _get(
-    d: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str, optional: bool = False
-) -> Any:
-    if name not in d:
-        if optional:
-            return None
-        raise StoreError(f"Missing field {name!r} in {where}.")
-    value = d[name]
-    if value is None and optional:
-        return None
-    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-    if not ok:
-        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise StoreError(invalid(name, where, expected, repr(value)[:80]))
-    return value
-
-
-def _bounded_int(d: dict[str, Any], name: str, where: str, lo: int, hi: int) -> int:
-    value = _get(d, name, int, where)
-    if not lo <= value <= hi:
-        raise StoreError(invalid(name, where, f"{lo} <= {name} <= {hi}", value))
-    return value
 
 
 @dataclass(frozen=True)
@@ -81,15 +55,15 @@ class ArrayEntry:
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> ArrayEntry:
         """Parse and check ``d``; errors name ``where`` and the field."""
-        shape = _get(d, "shape", list, where)
+        shape = get_field(d, "shape", list, where)
         if not 1 <= len(shape) <= 2 or not all(
             isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
         ):
             raise StoreError(invalid("shape", where, "1 or 2 non-negative integers", shape))
-        dtype = _get(d, "dtype", str, where)
+        dtype = get_field(d, "dtype", str, where)
         if dtype not in _ITEMSIZE:
             raise StoreError(invalid("dtype", where, f"one of {sorted(_ITEMSIZE)}", repr(dtype)))
-        sha = _get(d, "sha256", str, where)
+        sha = get_field(d, "sha256", str, where)
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
             raise StoreError(invalid("sha256", where, "64 lowercase hex digits", repr(sha)[:80]))
         entry = cls(tuple(shape), dtype, sha)
@@ -121,23 +95,23 @@ class IndexSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> IndexSpec:
         """Parse and check ``d``; errors name ``where`` and the field."""
-        kind = _get(d, "type", str, where)
+        kind = get_field(d, "type", str, where)
         if kind not in ("flat", "ivf", "hnsw"):
             raise StoreError(invalid("type", where, "one of ['flat', 'hnsw', 'ivf']", repr(kind)))
-        recall = _get(d, "recall_at_k", (int, float), where, optional=True)
-        params = dict(_get(d, "params", dict, where))
+        recall = get_field(d, "recall_at_k", (int, float), where, optional=True)
+        params = dict(get_field(d, "params", dict, where))
         for knob in _INDEX_KNOBS.get(kind, ()):
             if knob in params:  # a flipped bit (nprobe 0) must not reach faiss
-                _bounded_int(params, knob, f"{where}, params", 1, 1 << 20)
+                bounded_int(params, knob, f"{where}, params", 1, 1 << 20)
         if "recall_target" in params:
-            rt = _get(params, "recall_target", (int, float), f"{where}, params")
+            rt = get_field(params, "recall_target", (int, float), f"{where}, params")
             if not 0.0 <= rt <= 1.0:
                 raise StoreError(invalid("recall_target", f"{where}, params", "0 <= recall_target <= 1", rt))
         return cls(
             kind,
             params,
             None if recall is None else float(recall),
-            _get(d, "recall_k", int, where, optional=True),
+            get_field(d, "recall_k", int, where, optional=True),
         )
 
 
@@ -170,26 +144,28 @@ class TaskEntry:
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> TaskEntry:
         """Parse and check ``d``; errors name ``where`` and the field."""
-        name = _get(d, "name", str, where)
+        name = get_field(d, "name", str, where)
         where = f"{where}, task {name!r}"
-        dim = _bounded_int(d, "dim", where, 1, MAX_DIM)
-        count = _bounded_int(d, "count", where, 1, MAX_COUNT)
+        dim = bounded_int(d, "dim", where, 1, MAX_DIM)
+        count = bounded_int(d, "count", where, 1, MAX_COUNT)
         if count * dim * 4 > MAX_ARRAY_BYTES:
             raise StoreError(
                 invalid("count x dim", where, f"at most {MAX_ARRAY_BYTES // 4} floats", count * dim)
             )
-        metric = _get(d, "metric", str, where)
+        metric = get_field(d, "metric", str, where)
         if metric != "cosine":
             raise StoreError(invalid("metric", where, "'cosine'", repr(metric)))
-        path = _get(d, "path", str, where)
+        path = get_field(d, "path", str, where)
         if not path.startswith("data/") or ".." in path or "//" in path or "\\" in path:
             raise StoreError(invalid("path", where, "a key under 'data/'", repr(path)))
-        raw = _get(d, "arrays", dict, where)
+        raw = get_field(d, "arrays", dict, where)
         arrays = {}
         for array_name, dtype in ARRAY_DTYPES.items():
             if array_name not in raw:
                 raise StoreError(f"Missing array {array_name!r} in {where}.")
-            entry = ArrayEntry.from_dict(_get(raw, array_name, dict, where), f"{where}, array {array_name!r}")
+            entry = ArrayEntry.from_dict(
+                get_field(raw, array_name, dict, where), f"{where}, array {array_name!r}"
+            )
             expected = {"prototypes": (count, dim), "keys": (count, 2), "support": (count,)}.get(array_name)
             if (
                 entry.dtype != dtype
@@ -205,8 +181,8 @@ class TaskEntry:
                     )
                 )
             arrays[array_name] = entry
-        index = IndexSpec.from_dict(_get(d, "index", dict, where), f"{where}, index")
-        written_in = _get(d, "written_in", int, where, optional=True) or 0
+        index = IndexSpec.from_dict(get_field(d, "index", dict, where), f"{where}, index")
+        written_in = get_field(d, "written_in", int, where, optional=True) or 0
         return cls(name, dim, count, path, arrays, index, metric, written_in)
 
 
@@ -232,8 +208,8 @@ class Provenance:
             raise StoreError(
                 invalid("provenance fields", where, f"a subset of {list(PROVENANCE_FIELDS)}", unknown)
             )
-        values = {f: _get(d, f, str, where, optional=True) for f in PROVENANCE_FIELDS[:-1]}
-        return cls(**values, extra=dict(_get(d, "extra", dict, where, optional=True) or {}))
+        values = {f: get_field(d, f, str, where, optional=True) for f in PROVENANCE_FIELDS[:-1]}
+        return cls(**values, extra=dict(get_field(d, "extra", dict, where, optional=True) or {}))
 
 
 @dataclass(frozen=True)
@@ -278,52 +254,36 @@ class Manifest:
         """
         check_format(d, where)
         digest = content_sha256({k: v for k, v in d.items() if k != "manifest_sha256"})
-        stored = _get(d, "manifest_sha256", str, where, optional=True)
+        stored = get_field(d, "manifest_sha256", str, where, optional=True)
         if stored is not None and stored != digest:
             raise IntegrityError(
                 f"Checksum mismatch for {where}: its content was changed after it was published. "
                 f"Expected sha256 {stored}. Got {digest}."
             )
-        parent_sha = _get(d, "parent_sha256", str, where, optional=True)
-        version = _bounded_int(d, "version", where, 1, 10**8 - 1)
-        parent = _get(d, "parent", int, where, optional=True)
+        parent_sha = get_field(d, "parent_sha256", str, where, optional=True)
+        version = bounded_int(d, "version", where, 1, 10**8 - 1)
+        parent = get_field(d, "parent", int, where, optional=True)
         if parent is not None and not 1 <= parent < version:
             raise StoreError(invalid("parent", where, f"None or 1 <= parent < {version}", parent))
-        vocab = _get(d, "vocabulary", dict, where)
-        verbs, nouns = (tuple(_vocab_list(vocab, k, where)) for k in ("verbs", "nouns"))
-        raw_tasks = _get(d, "tasks", dict, where)
+        vocab = get_field(d, "vocabulary", dict, where)
+        verbs, nouns = (tuple(vocab_list(vocab, k, where)) for k in ("verbs", "nouns"))
+        raw_tasks = get_field(d, "tasks", dict, where)
         tasks = {}
         for name in raw_tasks:
-            entry = TaskEntry.from_dict(_get(raw_tasks, name, dict, where), where)
+            entry = TaskEntry.from_dict(get_field(raw_tasks, name, dict, where), where)
             if entry.name != name:
                 raise StoreError(invalid("name", f"{where}, task {name!r}", repr(name), repr(entry.name)))
             tasks[name] = entry
         return cls(
             version,
             parent,
-            _get(d, "created_at", str, where),
-            _get(d, "message", str, where),
+            get_field(d, "created_at", str, where),
+            get_field(d, "message", str, where),
             tasks,
             verbs,
             nouns,
-            Provenance.from_dict(_get(d, "provenance", dict, where), f"{where}, provenance"),
+            Provenance.from_dict(get_field(d, "provenance", dict, where), f"{where}, provenance"),
             d["format_version"],
             parent_sha,
             digest,
         )
-
-
-def content_sha256(obj: dict[str, Any]) -> str:
-    """sha256 of a metadata object's canonical JSON (sorted keys, no spaces): independent of how
-    the file was indented, so only a change of content changes it."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _vocab_list(vocab: dict[str, Any], key: str, where: str) -> list[str]:
-    values = _get(vocab, key, list, f"{where}, vocabulary")
-    if len(values) > MAX_VOCABULARY or not all(isinstance(v, str) for v in values):
-        raise StoreError(
-            invalid(key, f"{where}, vocabulary", f"at most {MAX_VOCABULARY} strings", f"{len(values)} items")
-        )
-    return values

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,19 +16,20 @@ from backpack.errors import (
 from backpack.store import _format as fmt
 from backpack.store import _tags as tags
 from backpack.store._format import check_vocabulary, utc_now
+from backpack.store._publish import PublishingMixin
 from backpack.store.backends.base import Backend, open_backend
 from backpack.store.manifest import Manifest
 
 if TYPE_CHECKING:
     from backpack.store.taskview import TaskView
-    from backpack.store.transaction import VersionWriter
 
 
-class Backpack:
+class Backpack(PublishingMixin):
     """A versioned store of task prototypes (see docs/store-format.md).
 
     Use :meth:`create` or :meth:`open`; a handle reads one version (``.version``) and, opened
-    with ``mode="a"``, publishes new ones with :meth:`new_version`.
+    with ``mode="a"``, publishes new ones with :meth:`new_version` or :meth:`update` and moves
+    tags (those methods live in :class:`~backpack.store._publish.PublishingMixin`).
 
     Examples
     --------
@@ -233,24 +233,6 @@ class Backpack:
         assert digest is not None  # from_dict always sets it
         return digest
 
-    def tag(self, name: str, version: int | str = "latest", force: bool = False) -> int:
-        """Point tag ``name`` at ``version``; moving an existing tag needs ``force=True``.
-
-        Returns
-        -------
-        int
-            The version the tag now names.
-        """
-        fmt.check_tag_name(name)
-        self._backend._check_writable(f"tag {name!r}")
-        number = self.resolve(version)
-        return tags.set_tag(self._backend, name, number, force, self.manifest_sha256(number))
-
-    def delete_tag(self, name: str) -> None:
-        """Delete tag ``name`` (the version it named stays)."""
-        self._backend._check_writable(f"delete tag {name!r}")
-        tags.delete_tag(self._backend, name)
-
     # -- tasks --------------------------------------------------------------------------------
     def task(self, name: str) -> TaskView:
         """The task ``name`` of this version (arrays are read and verified lazily)."""
@@ -268,56 +250,6 @@ class Backpack:
         view = TaskView(self, tasks[name], self._version)
         self._views[name] = view
         return view
-
-    # -- writing ------------------------------------------------------------------------------
-    def new_version(
-        self, message: str = "", parent: int | str | None = None, provenance: dict[str, Any] | None = None
-    ) -> VersionWriter:
-        """Start a version: ``with bp.new_version(message=...) as v: v.add_task(...)``.
-
-        ``parent=None`` starts from the latest version when this is called (if any); pass a
-        number or tag to start from another. The new version keeps every task of the parent
-        that is not replaced or removed, by reference (no rewrite). After the commit this handle
-        reads the new version.
-        """
-        from backpack.store.transaction import VersionWriter
-
-        self._backend._check_writable("publish a version")
-        return VersionWriter(self, message=message, parent=parent, provenance=provenance)
-
-    def update(
-        self,
-        build: Callable[[VersionWriter], Any],
-        message: str = "",
-        provenance: dict[str, Any] | None = None,
-        retries: int = 100,
-    ) -> int:
-        """Publish a version made by ``build(writer)`` on top of the latest, retrying on conflicts.
-
-        When another writer publishes first, the attempt's data is deleted, the new latest is
-        read again and ``build`` runs again on it, so no writer's changes are lost.
-
-        Parameters
-        ----------
-        build : callable
-            Called with a fresh :class:`~backpack.store.transaction.VersionWriter` per attempt
-            (``v.add_task(...)``, ``v.remove_task(...)``); it must not commit.
-        retries : int
-            Attempts after the first before :class:`~backpack.errors.StaleParentError` is raised.
-
-        Returns
-        -------
-        int
-            The published version number.
-        """
-        from backpack.store.transaction import update_with_retry
-
-        return update_with_retry(self, build, message, provenance, retries)
-
-    def _published(self, version: int) -> None:
-        self._version = version
-        self._views.clear()
-        fmt.advance_head(self._backend, version, self.manifest_sha256(version))
 
     # -- checks and exchange ------------------------------------------------------------------
     def verify(self, versions: list[int | str] | None = None) -> list[str]:

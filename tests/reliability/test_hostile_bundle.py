@@ -106,6 +106,7 @@ def test_zip_bomb_ratio_is_refused_with_bounded_memory(good: Path, tmp_path: Pat
     assert bad.stat().st_size < 2 * MiB
     peak = _refused_peak_memory(bad, tmp_path, "data/bomb/c/0")
     assert peak < 16 * MiB, f"peak {peak / MiB:.1f} MiB while refusing a 200 MiB bomb"
+    print(f"\n200 MiB zip bomb, import: peak {peak / MiB:.2f} MiB (bound 16 MiB)")
 
 
 def test_entry_larger_than_declared_is_cut(good: Path, tmp_path: Path) -> None:
@@ -128,6 +129,7 @@ def test_entry_larger_than_declared_is_cut(good: Path, tmp_path: Path) -> None:
     bad.write_bytes(bytes(raw))
     peak = _refused_peak_memory(bad, tmp_path, "data/liar/c/0")
     assert peak < 32 * MiB, f"peak {peak / MiB:.1f} MiB"
+    print(f"\nentry under-declaring 64 MiB, import: peak {peak / MiB:.2f} MiB (bound 32 MiB)")
 
 
 def test_total_size_bound(good: Path, tmp_path: Path) -> None:
@@ -223,6 +225,7 @@ def test_absurd_shape_in_manifest_is_refused_before_reading(good: Path, tmp_path
     finally:
         tracemalloc.stop()
     assert peak < 8 * MiB
+    print(f"\nmanifest claiming {count} rows: peak {peak / MiB:.2f} MiB (bound 8 MiB)")
     with pytest.raises(BackpackError):
         import_bundle(bad, tmp_path / "dest")
     assert not (tmp_path / "dest").exists()

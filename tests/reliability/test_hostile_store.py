@@ -142,6 +142,9 @@ def test_self_consistent_huge_claim_allocates_nothing(store: Path) -> None:
     assert result["traced_mib"] < 8, (
         f"reading a {n * 64 / 2**20:.0f} MiB claim allocated {result['traced_mib']:.0f} MiB"
     )
+    print(
+        f"\n{n * 64 / 2**20:.0f} MiB self-consistent claim: peak {result['traced_mib']:.2f} MiB (bound 8 MiB)"
+    )
 
 
 def test_crafted_faiss_index_with_valid_checksum(store: Path) -> None:
@@ -175,3 +178,4 @@ def test_crafted_faiss_index_with_valid_checksum(store: Path) -> None:
     result = _measure(store, "index")
     assert result["outcome"].startswith("refused: IntegrityError"), result
     assert result["grew_mib"] < 64, result
+    print(f"\nFAISS bytes claiming 8 GiB: RSS grew {result['grew_mib']:.2f} MiB (bound 64 MiB)")

@@ -55,6 +55,17 @@ def _check(store: Path, before: list[int]) -> list[int]:
     return versions
 
 
+def _build_args(run_dir: Path, data: Path, store: Path) -> list[str]:
+    # --allow-empty: every build here forwards the same run, and a build identical to its parent
+    # publishes nothing by default, so without it no kill would land in a publish
+    return ["build", str(run_dir), "--data", str(data), "--store", str(store)] + [
+        "--device",
+        "cpu",
+        "--allow-empty",
+        "--json",
+    ]
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("cli-kill")
@@ -86,7 +97,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_kill_build_at_random_points(run: tuple[Path, Path], tmp_path: Path) -> None:
     data, run_dir = run
     store = tmp_path / "store"
-    build = ["build", str(run_dir), "--data", str(data), "--store", str(store), "--device", "cpu", "--json"]
+    build = _build_args(run_dir, data, store)
     t0 = time.monotonic()
     _ok(*build)
     duration = time.monotonic() - t0
@@ -118,7 +129,7 @@ def test_kill_build_at_exact_writes(run: tuple[Path, Path], tmp_path: Path) -> N
     manifest's temp file and before the manifest's link (the commit)."""
     data, run_dir = run
     store = tmp_path / "store"
-    build = ["build", str(run_dir), "--data", str(data), "--store", str(store), "--device", "cpu", "--json"]
+    build = _build_args(run_dir, data, store)
 
     def faulty(kill_at: int) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -148,7 +159,7 @@ def test_kill_import_and_tag(run: tuple[Path, Path], tmp_path: Path) -> None:
     data, run_dir = run
     store = tmp_path / "store"
     for _ in range(2):
-        _ok("build", str(run_dir), "--data", str(data), "--store", str(store), "--device", "cpu", "--json")
+        _ok(*_build_args(run_dir, data, store))
     bundle = tmp_path / "b.zip"
     _ok("export", str(store), str(bundle))
     rng = random.Random(6)

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from backpack.cli.main import cli
-from backpack.errors import StoreError
+from backpack.errors import ReadOnlyError, StoreError
 from backpack.store import Backpack
 from backpack.store.gc import collect_garbage
 from tests.store.store_data import NOUNS, VERBS, add, make_task
@@ -114,3 +114,16 @@ def test_unreadable_folder_is_an_error_not_an_empty_store(
     for cmd in (["log", url], ["verify", url]):
         out = CliRunner().invoke(cli, cmd)
         assert out.exit_code == 2 and "Permission denied" in out.output and "Traceback" not in out.output
+
+
+def test_gc_refuses_a_zip_bundle_with_one_line(tmp_path: Path) -> None:
+    url, _ = _store_with_orphans(tmp_path)
+    bundle = Backpack.open(url).export(tmp_path / "b.zip")
+    with pytest.raises(ReadOnlyError, match="read-only bundle.*import_bundle"):
+        collect_garbage(Backpack.open(bundle))
+    with pytest.raises(ReadOnlyError, match="read-only bundle.*import_bundle"):
+        Backpack.open(bundle).tag("x", 1)  # not "open it with mode='a'": a bundle has no such mode
+    for extra in ([], ["--yes"]):
+        out = CliRunner().invoke(cli, ["gc", str(bundle), *extra])
+        lines = out.output.strip().splitlines()
+        assert out.exit_code == 2 and len(lines) == 1 and "backpack import" in lines[0], out.output

@@ -109,6 +109,24 @@ class Backend(abc.ABC):
         """Total stored bytes of every key under ``prefix``."""
         return sum(self.size(k) for k in self.list(prefix))
 
+    def stat_all(self, prefix: str) -> dict[str, tuple[int, float | None]]:
+        """``{key: (bytes, modified)}`` for every key under ``prefix`` (object stores answer it
+        with one listing instead of a request per key)."""
+        return {k: (self.size(k), self.modified(k)) for k in self.list(prefix)}
+
+    def leftovers(self) -> list[tuple[str, str, int, float]]:
+        """What killed writers left that :meth:`list` never shows: ``(key, kind, bytes, modified)``.
+
+        Local directories have temp files (``.tmp-*``) and an import's unpack folder next to the
+        store; an object store's writes are whole PUTs, so the default is none.
+        """
+        return []
+
+    def remove_leftover(self, key: str) -> None:
+        """Delete one entry :meth:`leftovers` listed (garbage collection)."""
+        self._check_writable(f"remove {key!r}")
+        raise BackpackError(f"Store {self.url!r} has no leftover {key!r} to remove.")
+
     def zarr_store(self, prefix: str, read_only: bool) -> ZarrStore:
         """A zarr store rooted at ``prefix``; the default adapts :meth:`read`/:meth:`write`."""
         from backpack.store._zarr_adapter import BackendZarrStore
@@ -129,9 +147,13 @@ class Backend(abc.ABC):
     # -- helpers for subclasses ---------------------------------------------------------------
     def _check_writable(self, what: str) -> None:
         if self.read_only or not self.supports_writes:
-            kind = "read-only handle" if self.supports_writes else "backend that cannot write"
+            if not self.supports_writes:  # a zip bundle: no mode makes it writable
+                raise ReadOnlyError(
+                    f"Cannot {what} in store {self.url!r}: it is a read-only bundle. "
+                    "Use import_bundle() to unpack it into a directory, then write there."
+                )
             raise ReadOnlyError(
-                f"Cannot {what} in store {self.url!r}: it was opened through a {kind}. "
+                f"Cannot {what} in store {self.url!r}: it was opened through a read-only handle. "
                 "Open it with mode='a' to publish."
             )
 

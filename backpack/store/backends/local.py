@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,14 @@ from backpack.store.backends.base import Backend, check_key
 if TYPE_CHECKING:
     from zarr.abc.store import Store as ZarrStore
 
-# Temp files start with this and are never listed (a killed writer may leave some behind).
+# Temp files start with TMP_MARK and are never listed (a killed writer may leave some behind).
+
+
+def _tree(path: Path) -> tuple[int, float]:
+    """Total bytes and newest mtime of a file or of every file below a directory."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    stats = [p.lstat() for p in files] or [path.lstat()]
+    return sum(s.st_size for s in stats), max(s.st_mtime for s in stats)
 
 
 class LocalBackend(Backend):
@@ -132,3 +140,36 @@ class LocalBackend(Backend):
 
     def local_path(self) -> Path | None:
         return self.root
+
+    def _import_temps(self) -> list[Path]:
+        # import_bundle unpacks into a private `.<store>.tmp-<hex>` folder next to the store
+        return list(self.root.parent.glob(f".{self.root.name}{TMP_MARK}*"))
+
+    def leftovers(self) -> list[tuple[str, str, int, float]]:
+        out = []
+        if self.root.is_dir():
+            for path in self.root.rglob(f"{TMP_MARK}*"):
+                rel = path.relative_to(self.root)
+                if any(p.name.startswith(TMP_MARK) for p in rel.parents if p.name):
+                    continue  # inside a temp directory already listed
+                out.append((rel.as_posix(), "temp", *_tree(path)))
+        for path in self._import_temps():
+            out.append((f"../{path.name}", "import-temp", *_tree(path)))
+        return out
+
+    def remove_leftover(self, key: str) -> None:
+        self._check_writable(f"remove {key!r}")
+        if key.startswith("../"):
+            path = self.root.parent / key[3:]
+            ok = path in self._import_temps()
+        else:
+            path = self._path(key)
+            ok = path.name.startswith(TMP_MARK)
+        if not ok:  # only what leftovers() lists: never a key a manifest could refer to
+            raise StoreError(
+                f"Refusing to remove {key!r} from store {self.url!r}: it is not a temp leftover."
+            )
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

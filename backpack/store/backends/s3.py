@@ -95,6 +95,12 @@ def io_error(exc: BaseException, action: str, key: str, url: str) -> BackpackErr
     return StoreError(f"Cannot {action} {key!r} in store {url!r}: {type(exc).__name__}: {exc}.")
 
 
+def _mtime(info: dict[str, Any]) -> float | None:
+    """An object's ``LastModified`` (a datetime from s3fs) as seconds since the epoch."""
+    when = info.get("LastModified")
+    return when.timestamp() if hasattr(when, "timestamp") else None
+
+
 def _zarr_store_class() -> type:
     """``FsspecStore`` whose I/O errors (access denied, network) name the store and the key."""
     from zarr.storage import FsspecStore
@@ -249,16 +255,27 @@ class S3Backend(Backend):
             raise self._wrap(exc, "check", key) from exc
         return info.get("type") == "file"
 
-    def size(self, key: str) -> int:
+    def _info(self, key: str) -> dict[str, Any]:
+        """The object's HEAD (size, LastModified); a missing key or a "directory" is NotFoundError."""
         try:
             info = self.fs.info(self._path(key))
         except FileNotFoundError:
-            raise NotFoundError(f"No key {key!r} in store {self.url!r}.") from None
+            info = {}
         except _io_errors() as exc:
             raise self._wrap(exc, "stat", key) from exc
         if info.get("type") != "file":
             raise NotFoundError(f"No key {key!r} in store {self.url!r}.")
-        return int(info["size"])
+        return info
+
+    def size(self, key: str) -> int:
+        return int(self._info(key)["size"])
+
+    def modified(self, key: str) -> float | None:
+        return _mtime(self._info(key))
+
+    def stat_all(self, prefix: str) -> dict[str, tuple[int, float | None]]:
+        # One listing (sizes and LastModified included) instead of two HEADs per key.
+        return {k: (int(i.get("size", 0)), _mtime(i)) for k, i in self._find(prefix, detail=True).items()}
 
     def disk_usage(self, prefix: str) -> int:
         # One listing with sizes instead of one HEAD per key.
