@@ -19,7 +19,8 @@ from backpack.errors import ConfigError, invalid
 from backpack.pipeline.learner_runs import LearnConfig
 
 ALL_TASKS = ("ar", "lta", "oscc", "pnr")
-METHODS = ("Single-task (temporal graph)", "MTL", "MTL+FT", "EgoPack")
+# the linear probe is the floor: a linear classifier on each unit's mean feature row (AR, OSCC)
+METHODS = ("Linear probe", "Single-task (temporal graph)", "MTL", "MTL+FT", "EgoPack")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def run_demo(
     from backpack.pipeline import evaluate_run, load_run, train_run
     from backpack.pipeline.build import build_prototypes
     from backpack.pipeline.learn import evaluate_learner_run, learn_novel_task
+    from backpack.pipeline.linear_probe import PROBE_TASKS, linear_probe
     from backpack.pipeline.report import store_summary
     from backpack.store import Backpack
 
@@ -171,11 +173,16 @@ def run_demo(
                 progress=progress,
             )
     log("[6/6] evaluating")
+    probe: dict[str, dict[str, float]] = {}
+    for task in PROBE_TASKS:  # the novel task from the same few labels as the single-task graph
+        few = {task: config.few_labels} if task == config.novel else None
+        probe.update(linear_probe(data, [task], limit=few, seed=config.seed))
     table: dict[str, dict[str, dict[str, float]]] = {
-        METHODS[0]: evaluate_run(runs["single"], data, device=device),
-        METHODS[1]: evaluate_run(runs["mtl"], data, device=device),
-        METHODS[2]: evaluate_learner_run(runs["mtl_ft"], data, device=device),
-        METHODS[3]: evaluate_learner_run(runs["egopack"], data, device=device),
+        METHODS[0]: probe,
+        METHODS[1]: evaluate_run(runs["single"], data, device=device),
+        METHODS[2]: evaluate_run(runs["mtl"], data, device=device),
+        METHODS[3]: evaluate_learner_run(runs["mtl_ft"], data, device=device),
+        METHODS[4]: evaluate_learner_run(runs["egopack"], data, device=device),
     }
     with Backpack.open(store) as bp:
         summary = store_summary(bp)

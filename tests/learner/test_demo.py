@@ -30,6 +30,8 @@ def test_demo_table_and_store(tiny_demo: tuple) -> None:
     table = res["table"]
     assert list(table) == list(METHODS)
     assert set(table["MTL"]) == {"ar", "lta", "pnr"}
+    assert set(table["Linear probe"]) == {"ar", "oscc"}
+    assert 0 <= table["Linear probe"]["oscc"]["accuracy"] <= 100
     for m in ("Single-task (temporal graph)", "MTL+FT", "EgoPack"):
         assert set(table[m]) == {"oscc"} and 0 <= table[m]["oscc"]["accuracy"] <= 100
     assert sorted(t["name"] for t in res["store"]["tasks"]) == ["ar", "lta", "pnr"]
