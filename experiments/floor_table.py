@@ -115,7 +115,8 @@ def main() -> None:
     if a.markdown:
         a.markdown.write_text("# Every method beside the linear-probe floor\n" + table)
     if a.json:
-        a.json.write_text(json.dumps({"ar_epochs": a.ar_epochs, "demo": demo, "results": results}, indent=2) + "\n")
+        summary = {"ar_epochs": a.ar_epochs, "demo": demo, "results": results}
+        a.json.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":
