@@ -164,10 +164,10 @@ def _argv(stage: str, data: Path, work: Path, args: argparse.Namespace) -> list[
     if stage.startswith("evaluate"):
         run = work / ("run" if stage == "evaluate_train" else "learn")
         return ["evaluate", str(run), *common, "--split", "val", "--json"]
-    if stage == "predict":  # the hook: `backpack predict` (issue 13) where this version has it
-        from backpack.cli.main import cli
+    if stage == "predict":  # where this version of the CLI has the command (it registers lazily)
+        from backpack.cli.main import COMMANDS
 
-        if "predict" not in cli.commands:  # type: ignore[attr-defined]
+        if "predict" not in COMMANDS:
             return None
         return ["predict", str(work / "run"), *common, "--split", "val", "--out", str(work / "pred")]
     raise ValueError(stage)
@@ -245,7 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
-    rows = [measure(Fraction(f), args) for f in args.fractions.split(",")]
+    rows = []
+    for f in args.fractions.split(","):
+        rows.append(measure(Fraction(f), args))
+        if args.out:  # each finished fraction is kept even if a later, larger one fails
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.with_suffix(".partial.json").write_text(json.dumps(rows, indent=1) + "\n")
     import torch
 
     result = {

@@ -59,7 +59,7 @@ def test_tiny_run_times_every_stage(tmp_path: Path, load_script: Loader, capsys)
     result = json.loads((tmp_path / "r" / "scale.json").read_text())
     (row,) = result["rows"]
     assert row["fraction"] == "1/4096" and row["data"]["oscc_train_clips"] == 10
-    for stage in ("cache", "train", "build", "learn", "evaluate_train", "evaluate_learn"):
+    for stage in ("cache", "train", "build", "learn", "evaluate_train", "evaluate_learn", "predict"):
         assert row[stage]["seconds"] > 0 and row[stage]["peak_rss_mb"] > 0, stage
     assert row["cache"]["over_floor"] > 0 and row["cache"]["disk_bytes"] > 0
     assert row["train"]["disk_bytes"] > 0 and row["build"]["disk_bytes"] > 0
