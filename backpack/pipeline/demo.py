@@ -93,7 +93,7 @@ def run_demo(
     from backpack.pipeline import evaluate_run, load_run, train_run
     from backpack.pipeline.build import build_prototypes
     from backpack.pipeline.learn import evaluate_learner_run, learn_novel_task
-    from backpack.pipeline.linear_probe import PROBE_TASKS, linear_probe
+    from backpack.pipeline.linear_probe import linear_probe
     from backpack.pipeline.report import store_summary
     from backpack.store import Backpack
 
@@ -173,10 +173,8 @@ def run_demo(
                 progress=progress,
             )
     log("[6/6] evaluating")
-    probe: dict[str, dict[str, float]] = {}
-    for task in PROBE_TASKS:  # the novel task from the same few labels as the single-task graph
-        few = {task: config.few_labels} if task == config.novel else None
-        probe.update(linear_probe(data, [task], limit=few, seed=config.seed))
+    # the novel task from the same few labels as the single-task graph; the other tasks from all
+    probe = linear_probe(data, limit={config.novel: config.few_labels}, seed=config.seed)
     table: dict[str, dict[str, dict[str, float]]] = {
         METHODS[0]: probe,
         METHODS[1]: evaluate_run(runs["single"], data, device=device),
