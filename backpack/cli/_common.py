@@ -262,6 +262,18 @@ def figure_options(func: F) -> F:
     )(func)
 
 
+def data_option(exists: bool) -> Callable[[F], F]:
+    """``--data DIR``: the data root. ``exists``: click refuses a missing folder (the commands without
+    it check the root themselves, where the message can name the Ego4D layout levels)."""
+    return click.option(
+        "--data",
+        "data",
+        required=True,
+        type=click.Path(exists=exists, file_okay=False),
+        help="Data root (Ego4D layout).",
+    )
+
+
 def skip_missing_option(func: F) -> F:
     """``--skip-missing``: drop clips whose video has no feature file (default: such a clip is an error)."""
     return click.option(

@@ -10,6 +10,7 @@ import click
 from backpack.cli import _checks
 from backpack.cli._common import (
     EXIT_USAGE,
+    data_option,
     device_option,
     echo_json,
     fail,
@@ -36,13 +37,7 @@ def _main_process() -> bool:
 )
 @nproc_option  # --nproc N: rerun under torchrun
 @click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False))
-@click.option(
-    "--data",
-    "data",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Data root (Ego4D layout).",
-)
+@data_option(exists=True)
 @click.option("--store", "store", required=True, help="Store to publish to (created if missing).")
 @storage_option_flag
 @click.option("--tag", default=None, help="Tag the new version with NAME.")

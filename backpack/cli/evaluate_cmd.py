@@ -9,6 +9,7 @@ import click
 
 from backpack.cli import _checks
 from backpack.cli._common import (
+    data_option,
     device_option,
     echo_json,
     format_metric,
@@ -24,9 +25,7 @@ from backpack.cli.train_cmds import _show_warnings
 
 @click.command("evaluate")
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
-@click.option(
-    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
-)
+@data_option(exists=False)
 @click.option(
     "--split",
     default="val",

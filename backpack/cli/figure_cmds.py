@@ -9,6 +9,7 @@ import click
 
 from backpack.cli import _checks
 from backpack.cli._common import (
+    data_option,
     device_option,
     echo_json,
     figure_options,
@@ -24,13 +25,7 @@ from backpack.cli._store_args import parse_storage_options, storage_option_flag
     "explain", short_help="Draw what a `learn` run retrieves (paper Fig. 5) and AR confusions (Fig. 6)."
 )
 @click.argument("run_dir", metavar="RUN2", type=click.Path(exists=True, file_okay=False))
-@click.option(
-    "--data",
-    "data",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Data root (Ego4D layout).",
-)
+@data_option(exists=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the figures.")
 @click.option(
     "--store",

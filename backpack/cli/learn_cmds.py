@@ -10,6 +10,7 @@ import click
 from backpack.cli import _checks
 from backpack.cli._common import (
     apply_preset,
+    data_option,
     device_option,
     epoch_logger,
     graph_engine_option,
@@ -36,13 +37,7 @@ def _main_process() -> bool:
 @click.command("learn", short_help="Learn a novel task with the backpack (EgoPack) or without it (MTL+FT).")
 @nproc_option  # --nproc N: rerun under torchrun
 @click.option("--task", "task", required=True, type=_checks.task_choice(), help="The novel task.")
-@click.option(
-    "--data",
-    "data",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Data root (Ego4D layout).",
-)
+@data_option(exists=True)
 @click.option(
     "--from",
     "base",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from backpack.cli._common import (
+    data_option,
     device_option,
     echo_json,
     graph_engine_option,
@@ -19,9 +20,7 @@ from backpack.cli._store_args import parse_storage_options, storage_option_flag
 
 @click.command("predict")
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
-@click.option(
-    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
-)
+@data_option(exists=False)
 @click.option(
     "--split", default="test", show_default=True, help="Split to predict (test: the unannotated files)."
 )

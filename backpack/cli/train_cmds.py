@@ -14,6 +14,7 @@ from backpack.cli import _checks
 from backpack.cli._common import (
     EXIT_USAGE,
     apply_preset,
+    data_option,
     device_option,
     epoch_logger,
     fail,
@@ -69,9 +70,7 @@ def _show_warnings() -> None:
 
 @click.command("train")
 @nproc_option
-@click.option(
-    "--data", "data", required=True, type=click.Path(file_okay=False), help="Data root (Ego4D layout)."
-)
+@data_option(exists=False)
 @click.option(
     "--tasks",
     required=True,

@@ -43,3 +43,12 @@ def test_the_commands_that_read_data_share_the_options() -> None:
     )
     assert {"explain", "curves", "inspect"} <= set(_params("fmt"))
     assert {"train", "learn"} <= set(_params("tensorboard"))
+
+
+def test_data_option_is_one_declaration_with_or_without_the_existence_check() -> None:
+    params = _params("data")
+    assert {"train", "learn", "build", "evaluate", "explain", "predict"} <= set(params)
+    assert len({(tuple(p.opts), p.required, getattr(p, "help", None)) for p in params.values()}) == 1
+    exists = {name for name, p in params.items() if p.type.exists}  # type: ignore[attr-defined]
+    # train, evaluate and predict check the root themselves (their message shows the expected layout)
+    assert {"build", "learn", "explain"} <= exists and not {"train", "evaluate", "predict"} & exists
